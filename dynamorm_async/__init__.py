@@ -1,0 +1,64 @@
+"""dynamorm_async: an asyncio-native ORM for Amazon DynamoDB.
+
+attrs classes describe items; a cattrs converter turns them straight into DynamoDB's wire
+format and back::
+
+    import attrs
+    from dynamorm_async import model, to_item, from_item
+
+    @model(table="users", hash_key="user_id")
+    @attrs.define
+    class User:
+        user_id: str
+        name: str
+
+    item = to_item(User("u1", "Ada"))      # {'user_id': {'S': 'u1'}, 'name': {'S': 'Ada'}}
+    assert from_item(User, item) == User("u1", "Ada")
+
+Importing this package is cheap: aiobotocore, botocore and aiohttp are imported only when a
+client is first needed.
+"""
+
+from ._convert import (
+    Converter,
+    configure_converter,
+    default_converter,
+    from_item,
+    make_converter,
+    to_item,
+)
+from ._errors import DeserializationError, DynamORMError, EngineError, ModelError, ValidationError
+from ._model import (
+    FieldInfo,
+    GlobalIndex,
+    IndexInfo,
+    KeyAttribute,
+    LocalIndex,
+    ModelInfo,
+    field,
+    model,
+    model_info,
+)
+
+__all__ = [
+    "Converter",
+    "DeserializationError",
+    "DynamORMError",
+    "EngineError",
+    "FieldInfo",
+    "GlobalIndex",
+    "IndexInfo",
+    "KeyAttribute",
+    "LocalIndex",
+    "ModelError",
+    "ModelInfo",
+    "ValidationError",
+    "configure_converter",
+    "default_converter",
+    "field",
+    "from_item",
+    "make_converter",
+    "model",
+    "model_info",
+    "to_item",
+]
