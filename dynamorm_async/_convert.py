@@ -15,8 +15,9 @@ Rules (``configure_converter``):
   of the item (DynamoDB cannot store one); inside a list or map it is stored as NULL.
 - list, tuple -> L; dict[str, X] -> M; nested attrs classes -> M.
 - ``X | None``: a None attribute is left out of the item (unless ``field(store_none=True)``);
-  inside a list or map it is NULL. A missing attribute loads as the field's default, or as
-  None / an empty set for optional and set fields without one.
+  inside a list or map, or when the field's default is not None, it is NULL. A missing
+  attribute loads as the field's default, or as None / an empty set for optional and set
+  fields without one.
 - Enum -> its value; Literal -> its value, checked; UUID -> S.
 - datetime -> S, fixed-width ISO-8601 in UTC (``2026-01-02T03:04:05.000000+00:00``), so
   stored times sort as text. Naive datetimes are refused. date -> S (``2026-01-02``).
@@ -141,7 +142,7 @@ class Converter(cattrs.Converter):
 
     def _hook(self, dump: bool, tp: Any) -> Callable[..., Any]:
         try:
-            return self.get_unstructure_hook(tp) if dump else self.get_structure_hook(tp)
+            return _hooks.dump_hook(self, tp) if dump else _hooks.load_hook(self, tp)
         except Unsupported as exc:
             raise ModelError(str(exc)) from None
 
@@ -159,8 +160,8 @@ class Converter(cattrs.Converter):
 
             conv.register_type(Money, str, dump=str, load=Money.parse)
         """
-        dump_stored = self.get_unstructure_hook(stored_as)
-        load_stored = self.get_structure_hook(stored_as)
+        dump_stored = _hooks.dump_hook(self, stored_as)
+        load_stored = _hooks.load_hook(self, stored_as)
 
         def dump_hook(value: T) -> AttributeValue:
             if not isinstance(value, cls):

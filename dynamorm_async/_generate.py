@@ -57,11 +57,13 @@ def _field_plan(
         dump = dump_hook(conv, base)
         load = load_hook(conv, tp)
     default = f.default
-    if inner is not None and f.store_none:
+    if inner is not None and (f.store_none or (f.has_default and default is not None)):
+        # With a default other than None, a left-out None would load as that default: store
+        # NULL so that None round-trips.
         return _FieldPlan(f, _none_as_null(dump), load, "")
     if inner is not None:
         # The generated code skips None when it is the default; otherwise filter afterwards.
-        if default is None:
+        if default is None and f.has_default:
             return _FieldPlan(f, dump, load, "default")
         return _FieldPlan(f, _none_as_missing(dump), load, "none")
     if is_set_type(base):

@@ -44,7 +44,7 @@ class Order:
 
 
 def test_the_documented_order_model_carries_its_table_and_keys() -> None:
-    """The issue's example model defines without error and records table, keys and roles."""
+    """The documented Order model defines without error and records table, keys and roles."""
     info = model_info(Order)
     assert info.table == "orders"
     assert (info.hash_key.name, info.hash_key.attribute_type) == ("customer_id", "S")
