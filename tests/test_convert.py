@@ -12,7 +12,7 @@ from uuid import UUID
 
 import attrs
 import pytest
-from sample_enums import Color, Kind, Level, Priority
+from samples import Color, Counter, Kind, Level, Priority, Session
 
 from dynamorm_async import (
     DeserializationError,
@@ -98,20 +98,6 @@ class Order:
     note: str | None = field(default=None, store_none=True)
     tags: set[str] = attrs.Factory(set)
     total: Decimal = Decimal("0")
-
-
-@model(table="sessions", hash_key="pk", ttl="expires")
-@attrs.define
-class Session:
-    pk: str
-    expires: datetime
-
-
-@model(table="counters", hash_key="pk", ttl="expires")
-@attrs.define
-class Counter:
-    pk: str
-    expires: int | None = None
 
 
 @model(table="blobs", hash_key="pk")

@@ -14,7 +14,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sample_enums import Color, Kind, Level, Priority
+from samples import Color, Counter, Kind, Level, Priority, Session
 
 from dynamorm_async import ValidationError, field, from_item, model, to_item
 
@@ -106,20 +106,6 @@ def single(tp: Any) -> type:
         cls = attrs.make_class("Single", {"pk": attrs.field(type=str), "v": attrs.field(type=tp)})
         _SINGLES[tp] = model(table="single", hash_key="pk")(cls)
     return _SINGLES[tp]
-
-
-@model(table="sessions", hash_key="pk", ttl="expires")
-@attrs.define
-class Session:
-    pk: str
-    expires: datetime
-
-
-@model(table="counters", hash_key="pk", ttl="expires")
-@attrs.define
-class Counter:
-    pk: str
-    expires: int | None = None
 
 
 @model(

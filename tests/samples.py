@@ -1,0 +1,43 @@
+"""Types shared by the converter tests: enums of each kind and the TTL models."""
+
+import enum
+from datetime import datetime
+
+import attrs
+
+from dynamorm_async import model
+
+
+class Color(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+    BLUE = "blue"
+
+
+class Priority(enum.Enum):
+    LOW = 1
+    HIGH = 2
+
+
+class Kind(str, enum.Enum):
+    BOOK = "book"
+    FILM = "film"
+
+
+class Level(enum.IntEnum):
+    ONE = 1
+    TWO = 2
+
+
+@model(table="sessions", hash_key="pk", ttl="expires")
+@attrs.define
+class Session:
+    pk: str
+    expires: datetime
+
+
+@model(table="counters", hash_key="pk", ttl="expires")
+@attrs.define
+class Counter:
+    pk: str
+    expires: int | None = None
