@@ -2,6 +2,7 @@
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -41,3 +42,14 @@ class Session:
 class Counter:
     pk: str
     expires: int | None = None
+
+
+_SINGLES: dict[Any, type] = {}
+
+
+def single(tp: Any) -> type:
+    """A model ``Single(pk: str, v: tp)``, one per type (``v`` has no default)."""
+    if tp not in _SINGLES:
+        cls = attrs.make_class("Single", {"pk": attrs.field(type=str), "v": attrs.field(type=tp)})
+        _SINGLES[tp] = model(table="single", hash_key="pk")(cls)
+    return _SINGLES[tp]

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import attrs
 import pytest
-from samples import Color, Counter, Kind, Level, Priority, Session
+from samples import Color, Counter, Kind, Level, Priority, Session, single
 
 from dynamorm_async import (
     DeserializationError,
@@ -32,16 +32,6 @@ PK = {"pk": {"S": "k"}}
 
 
 # --- one-field models ------------------------------------------------------------------------
-
-_SINGLES: dict[Any, type] = {}
-
-
-def single(tp: Any) -> type:
-    """A model ``Single(pk: str, v: tp)``, one per type (``v`` has no default)."""
-    if tp not in _SINGLES:
-        cls = attrs.make_class("Single", {"pk": attrs.field(type=str), "v": attrs.field(type=tp)})
-        _SINGLES[tp] = model(table="single", hash_key="pk")(cls)
-    return _SINGLES[tp]
 
 
 def dump_one(tp: Any, value: Any) -> Any:

@@ -14,7 +14,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from samples import Color, Counter, Kind, Level, Priority, Session
+from samples import Color, Counter, Kind, Level, Priority, Session, single
 
 from dynamorm_async import ValidationError, field, from_item, model, to_item
 
@@ -96,16 +96,6 @@ ADDRESSES = st.builds(
     tags=st.sets(TEXT, max_size=3),
     floor=st.none() | INTS,
 )
-
-_SINGLES: dict[Any, type] = {}
-
-
-def single(tp: Any) -> type:
-    """A model ``Single(pk: str, v: tp)``, one per type."""
-    if tp not in _SINGLES:
-        cls = attrs.make_class("Single", {"pk": attrs.field(type=str), "v": attrs.field(type=tp)})
-        _SINGLES[tp] = model(table="single", hash_key="pk")(cls)
-    return _SINGLES[tp]
 
 
 @model(
@@ -340,20 +330,26 @@ def test_decimal_text_is_exact(value: Decimal) -> None:
     assert text == ("0" if not value else str(value))
 
 
+def assert_stored_iff(tp: type, value: Any, fits: bool) -> None:
+    """``value`` in a ``tp`` field is stored (as a valid item) exactly when it ``fits``;
+    otherwise the ValidationError names the field and the value's type."""
+    try:
+        item = to_item(single(tp)("k", value))
+    except ValidationError as exc:
+        assert not fits
+        assert exc.field == "v" and exc.value_type is tp
+    else:
+        assert fits
+        check_item(item)
+
+
 @FAST
 @given(st.integers(-(10**140), 10**140))
 def test_int_accepted_exactly_within_limits(value: int) -> None:
     """Any int is stored iff it has at most 38 significant digits and is below 1E+126."""
     digits = str(abs(value))
     fits = len(digits.rstrip("0")) <= 38 and len(digits) <= 126
-    try:
-        item = to_item(single(int)("k", value))
-    except ValidationError as exc:
-        assert not fits
-        assert exc.field == "v" and exc.value_type is int
-    else:
-        assert fits
-        check_item(item)
+    assert_stored_iff(int, value, fits)
 
 
 @FAST
@@ -370,14 +366,7 @@ def test_int_accepted_exactly_within_limits(value: int) -> None:
 def test_decimal_accepted_exactly_within_limits(value: Decimal) -> None:
     """A Decimal is stored iff it has at most 38 significant digits within 1E-130..1E+126."""
     fits = significant_digits(value) <= 38 and -130 <= value.adjusted() <= 125
-    try:
-        item = to_item(single(Decimal)("k", value))
-    except ValidationError as exc:
-        assert not fits
-        assert exc.field == "v" and exc.value_type is Decimal
-    else:
-        assert fits
-        check_item(item)
+    assert_stored_iff(Decimal, value, fits)
 
 
 @FAST
@@ -385,14 +374,7 @@ def test_decimal_accepted_exactly_within_limits(value: Decimal) -> None:
 def test_float_accepted_exactly_within_limits(value: float) -> None:
     """A float is stored iff it is zero or finite with magnitude in [1E-130, 1E+126)."""
     fits = value == 0 or 1e-130 <= abs(value) < 1e126
-    try:
-        item = to_item(single(float)("k", value))
-    except ValidationError as exc:
-        assert not fits
-        assert exc.field == "v" and exc.value_type is float
-    else:
-        assert fits
-        check_item(item)
+    assert_stored_iff(float, value, fits)
 
 
 # --- datetimes and TTL -------------------------------------------------------------------------
