@@ -1,4 +1,4 @@
-"""Types shared by the converter tests: enums of each kind and the TTL models."""
+"""Types shared by the converter tests: enums of each kind, the TTL models, one-field models."""
 
 import enum
 from datetime import datetime
