@@ -1,7 +1,7 @@
 """dynamorm_async: an asyncio-native ORM for Amazon DynamoDB.
 
 attrs classes describe items; a cattrs converter turns them straight into DynamoDB's wire
-format and back::
+format and back; an async ``Session`` reads and writes them::
 
     import attrs
     from dynamorm_async import model, to_item, from_item
@@ -15,6 +15,12 @@ format and back::
     item = to_item(User("u1", "Ada"))      # {'user_id': {'S': 'u1'}, 'name': {'S': 'Ada'}}
     assert from_item(User, item) == User("u1", "Ada")
 
+    db = Session(region="eu-west-1")       # no I/O until the first request
+
+    async def rename(user_id: str, name: str) -> User:
+        return await db.update(User, user_id, set={"name": name},
+                               condition=attr("name") != name)
+
 Importing this package is cheap: aiobotocore, botocore and aiohttp are imported only when a
 client is first needed.
 """
@@ -27,7 +33,24 @@ from ._convert import (
     make_converter,
     to_item,
 )
-from ._errors import DeserializationError, DynamORMError, EngineError, ModelError, ValidationError
+from ._errors import (
+    CancellationReason,
+    ConditionFailed,
+    DeserializationError,
+    DynamORMError,
+    EngineError,
+    ModelError,
+    RequestFailed,
+    SessionClosed,
+    SessionError,
+    TableAlreadyExists,
+    TableNotFound,
+    Throttled,
+    TransactionCanceled,
+    ValidationError,
+    VersionConflict,
+)
+from ._expressions import Condition, Path, attr, size
 from ._model import (
     FieldInfo,
     GlobalIndex,
@@ -39,8 +62,12 @@ from ._model import (
     model,
     model_info,
 )
+from ._session import Session
 
 __all__ = [
+    "CancellationReason",
+    "Condition",
+    "ConditionFailed",
     "Converter",
     "DeserializationError",
     "DynamORMError",
@@ -52,7 +79,18 @@ __all__ = [
     "LocalIndex",
     "ModelError",
     "ModelInfo",
+    "Path",
+    "RequestFailed",
+    "Session",
+    "SessionClosed",
+    "SessionError",
+    "TableAlreadyExists",
+    "TableNotFound",
+    "Throttled",
+    "TransactionCanceled",
     "ValidationError",
+    "VersionConflict",
+    "attr",
     "configure_converter",
     "default_converter",
     "field",
@@ -60,5 +98,6 @@ __all__ = [
     "make_converter",
     "model",
     "model_info",
+    "size",
     "to_item",
 ]

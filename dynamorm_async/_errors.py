@@ -4,13 +4,23 @@
 
     DynamORMError
      ├── ModelError              a model class is declared wrongly (raised when it is defined)
-     ├── ValidationError         bad input, caught before any request is sent
+     ├── ValidationError         bad input: caught before any request, or refused by DynamoDB
      ├── DeserializationError    a stored item does not fit the model it is loaded into
+     ├── SessionError            the session cannot send requests (no region, no credentials)
+     │    └── SessionClosed      the session was closed
+     ├── RequestFailed           DynamoDB answered with an error, or could not be reached
+     │    ├── ConditionFailed    a condition expression was false (carries the stored item)
+     │    │    └── VersionConflict   optimistic locking: the stored version differs
+     │    ├── TableNotFound      the table does not exist (or is not ACTIVE yet)
+     │    ├── TableAlreadyExists CreateTable for a name that is taken
+     │    ├── Throttled          throughput exceeded, after the client's retries were spent
+     │    └── TransactionCanceled   a transaction was cancelled (carries one reason per action)
      └── EngineError             a local DynamoDB engine could not be fetched or started
 
-Every error carries the data that explains it as attributes (the model, the field, the
-value's type), and errors raised while handling another exception chain it
-(``raise ... from exc``), so the original cause is never lost.
+Every error carries the data that explains it as attributes (the model, the field, the table,
+the key, the stored item, DynamoDB's error code), and errors raised while handling another
+exception chain it (``raise ... from exc``), so the original cause is never lost. Messages
+name the operation, the table and the key, never credentials.
 """
 
 from __future__ import annotations
@@ -18,11 +28,21 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CancellationReason",
+    "ConditionFailed",
     "DeserializationError",
     "DynamORMError",
     "EngineError",
     "ModelError",
+    "RequestFailed",
+    "SessionClosed",
+    "SessionError",
+    "TableAlreadyExists",
+    "TableNotFound",
+    "Throttled",
+    "TransactionCanceled",
     "ValidationError",
+    "VersionConflict",
 ]
 
 
@@ -57,6 +77,8 @@ class ValidationError(DynamORMError):
     Raised before any request is sent, so nothing is written. ``model`` is the model class
     (``None`` for a bare value), ``field`` the dotted path of the offending attribute
     (``"address.city"``, ``"lines[2].qty"``), ``value_type`` the Python type that was given.
+    Input that only DynamoDB can judge (its ``ValidationException``) raises this too, with
+    ``code``, ``operation`` and ``table`` set and the botocore error chained.
     """
 
     def __init__(
@@ -66,11 +88,17 @@ class ValidationError(DynamORMError):
         model: type | None = None,
         field: str | None = None,
         value_type: type | None = None,
+        operation: str | None = None,
+        table: str | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.model = model
         self.field = field
         self.value_type = value_type
+        self.operation = operation
+        self.table = table
+        self.code = code
 
 
 class DeserializationError(DynamORMError):
@@ -92,6 +120,113 @@ class DeserializationError(DynamORMError):
         self.model = model
         self.field = field
         self.item = item
+
+
+class SessionError(DynamORMError):
+    """The session cannot send requests: no region configured, no credentials found, or
+    credentials that are set only in part. The botocore error is chained."""
+
+
+class SessionClosed(SessionError):
+    """The session was closed; open a new ``Session`` to send more requests."""
+
+
+class RequestFailed(DynamORMError):
+    """DynamoDB answered a request with an error, or could not be reached.
+
+    ``code`` is DynamoDB's error code (``"InternalServerError"``, ...) or, when no answer came,
+    the name of the transport error (``"EndpointConnectionError"``, ``"ReadTimeoutError"``).
+    ``operation`` is the API call (``"PutItem"``), ``table`` the physical table name and
+    ``key`` the item's key as a dict of field names to values, when the request had one.
+    The botocore exception is chained as ``__cause__``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        operation: str | None = None,
+        table: str | None = None,
+        key: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.operation = operation
+        self.table = table
+        self.key = key
+
+
+class ConditionFailed(RequestFailed):
+    """A condition expression was false, so nothing was written.
+
+    ``item`` is the stored item as the model (or as a raw item when it does not load into
+    the model) when DynamoDB returned it, and ``None`` when no item with that key exists::
+
+        try:
+            await db.put(order, if_not_exists=True)
+        except ConditionFailed as exc:
+            print("already stored:", exc.item)
+    """
+
+    def __init__(self, message: str, *, item: Any = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.item = item
+
+
+class VersionConflict(ConditionFailed):
+    """Optimistic locking lost a race: the stored version is not the one in memory.
+
+    ``expected`` is the version the object in memory had and ``actual`` the stored one
+    (``None`` when the item is gone, or when it was read with a projection that left the
+    version out). The object in memory is left unchanged: reload it and try again.
+    """
+
+    def __init__(self, message: str, *, expected: int, actual: int | None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.expected = expected
+        self.actual = actual
+
+
+class TableNotFound(RequestFailed):
+    """The table does not exist (DynamoDB's ``ResourceNotFoundException``)."""
+
+
+class TableAlreadyExists(RequestFailed):
+    """A table of that name exists already (``ResourceInUseException`` on CreateTable)."""
+
+
+class Throttled(RequestFailed):
+    """DynamoDB throttled the request and the client's retries are spent
+    (``ProvisionedThroughputExceededException``, ``ThrottlingException``,
+    ``RequestLimitExceeded``)."""
+
+
+class CancellationReason:
+    """Why one action of a cancelled transaction failed: ``code`` (``"None"`` for actions
+    that were fine, ``"ConditionalCheckFailed"``, ``"TransactionConflict"``, ...), DynamoDB's
+    ``message`` and the stored ``item`` when it was returned."""
+
+    __slots__ = ("code", "item", "message")
+
+    def __init__(self, code: str, message: str | None = None, item: Any = None) -> None:
+        self.code = code
+        self.message = message
+        self.item = item
+
+    def __repr__(self) -> str:
+        return f"CancellationReason(code={self.code!r}, message={self.message!r})"
+
+
+class TransactionCanceled(RequestFailed):
+    """A transaction was cancelled; nothing in it was written.
+
+    ``reasons`` has one ``CancellationReason`` per action, in the order of the actions.
+    """
+
+    def __init__(self, message: str, *, reasons: list[CancellationReason], **context: Any) -> None:
+        super().__init__(message, **context)
+        self.reasons = reasons
 
 
 class EngineError(DynamORMError):

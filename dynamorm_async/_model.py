@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar, Union
 import attrs
 
 from ._errors import ModelError
-from ._types import NoneType, optional_inner, scalar_tag, strip_optional, type_name
+from ._types import NoneType, is_set_type, optional_inner, scalar_tag, strip_optional, type_name
 
 __all__ = [
     "FieldInfo",
@@ -114,6 +114,14 @@ class FieldInfo:
     store_none: bool
     has_default: bool
     default: Any = None
+
+    @property
+    def required(self) -> bool:
+        """True when the attribute must be stored for an item to load: no default, not
+        optional and not a set (a missing set loads as an empty one)."""
+        return not (
+            self.has_default or optional_inner(self.type) is not None or is_set_type(self.type)
+        )
 
 
 @attrs.frozen

@@ -15,7 +15,17 @@ from pprint import pformat
 
 import attrs
 
-from dynamorm_async import GlobalIndex, LocalIndex, from_item, model, model_info, to_item
+from dynamorm_async import (
+    ConditionFailed,
+    GlobalIndex,
+    LocalIndex,
+    Session,
+    VersionConflict,
+    attr,
+    model,
+    model_info,
+    to_item,
+)
 from dynamorm_async.testing import DUMMY_CREDENTIALS, REGION, LocalDynamoDB
 
 
@@ -56,8 +66,6 @@ def say(text: str) -> None:
 
 
 async def tour(endpoint: str) -> None:
-    from aiobotocore.session import get_session  # imported when first needed: cold starts
-
     now = datetime.now(timezone.utc)
     order = Order(
         customer_id="cust-1",
@@ -78,11 +86,16 @@ async def tour(endpoint: str) -> None:
     item = to_item(order)
     print(pformat(item, width=100))
 
-    say("The same item goes to DynamoDB Local over HTTP, and comes back as the model")
-    async with get_session().create_client(
-        "dynamodb", region_name=REGION, endpoint_url=endpoint, **DUMMY_CREDENTIALS
-    ) as client:
-        table = f"demo_{int(time.time())}_{info.table}"
+    say("A Session opens its client on the first request; the table gets a unique name")
+    db = Session(
+        region=REGION,
+        endpoint_url=endpoint,
+        table_prefix=f"demo_{int(time.time())}_",
+        **DUMMY_CREDENTIALS,
+    )
+    async with db:
+        table = db.table_name(Order)
+        client = await db.client()  # the raw aiobotocore client, for what the session lacks
         await client.create_table(
             TableName=table,
             KeySchema=info.key_schema(),
@@ -100,12 +113,40 @@ async def tour(endpoint: str) -> None:
             BillingMode="PAY_PER_REQUEST",
         )
         print(f"created table {table}")
-        await client.put_item(TableName=table, Item=item)
-        key = {name: item[name] for name in info.key_names()}
-        stored = await client.get_item(TableName=table, Key=key, ConsistentRead=True)
-        loaded = from_item(Order, stored["Item"])
-        print(f"read back: {loaded}")
-        print(f"equal to what was written: {loaded == order}")
+
+        say("put writes it; the version goes from 0 (never stored) to 1")
+        await db.put(order)
+        print(f"stored, version now {order.version}")
+        loaded = await db.get(Order, "cust-1", "2026-11-24-0001", consistent=True)
+        print(f"read back, equal to what was written: {loaded == order}")
+
+        say("update changes attributes in place and returns the new item")
+        shipped = await db.update(
+            order,
+            set={"status": "shipped", "lines[0].quantity": 3},
+            add={"tags": {"tracked"}},
+            remove=["expires_at"],
+        )
+        print(
+            f"status {shipped.status!r}, first line {shipped.lines[0]}, version {shipped.version}"
+        )
+
+        say("Optimistic locking: the old object is stale now, so writing it is refused")
+        try:
+            await db.put(order)
+        except VersionConflict as exc:
+            print(f"VersionConflict: expected version {exc.expected}, table has {exc.actual}")
+
+        say("Conditions are built with attr(); names and values travel as placeholders")
+        try:
+            await db.delete(shipped, condition=attr("status") == "open")
+        except ConditionFailed as exc:
+            print(f"not deleted, the stored item says status={exc.item.status!r}")
+        brief = await db.get(Order, "cust-1", "2026-11-24-0001", attributes=["status", "tags"])
+        print(f"a projection comes back as a dict: {brief}")
+        await db.delete(shipped, condition=attr("status") == "shipped")
+        gone = await db.get(Order, "cust-1", "2026-11-24-0001", consistent=True)
+        print(f"deleted: {gone is None}")
         await client.delete_table(TableName=table)
         print(f"deleted table {table}")
 

@@ -36,7 +36,7 @@ _PROBE = """
 import json, sys
 import attrs
 import dynamorm_async
-from dynamorm_async import GlobalIndex, model, to_item, from_item
+from dynamorm_async import GlobalIndex, Session, attr, model, size, to_item, from_item
 import dynamorm_async.testing
 
 @model(table="users", hash_key="user_id", indexes=[GlobalIndex("by_mail", hash_key="email")])
@@ -47,6 +47,9 @@ class User:
 
 item = to_item(User("u1", "a@b.c"))
 assert from_item(User, item) == User("u1", "a@b.c")
+db = Session(region="eu-west-1", table_prefix="dev_")
+assert db.table_name(User) == "dev_users" and db.state == "unopened"
+condition = (attr("email") == "a@b.c") & (size(attr("email")) > 3)
 HEAVY = ("aiobotocore", "botocore", "aiohttp", "boto3")
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
 print(json.dumps(heavy))
@@ -54,8 +57,9 @@ print(json.dumps(heavy))
 
 
 def test_import_define_and_convert_import_no_aws_client_libraries() -> None:
-    """In a fresh interpreter, importing the package, defining a model and converting an item
-    imports none of aiobotocore, botocore, aiohttp or boto3 (they cost ~200 ms of cold start)."""
+    """In a fresh interpreter, importing the package, defining a model, converting an item,
+    constructing a Session and building a condition import none of aiobotocore, botocore,
+    aiohttp or boto3 (they cost ~200 ms of cold start)."""
     out = subprocess.run(
         [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True, timeout=60
     )

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import attrs
 import pytest
+from models import Address
 
 from dynamorm_async import GlobalIndex, field, from_item, model, model_info, to_item
 
@@ -27,13 +28,6 @@ class Colour(enum.Enum):
 class Level(enum.IntEnum):
     LOW = 1
     HIGH = 2
-
-
-@attrs.define
-class Address:
-    street: str
-    city: str
-    zip_code: str | None = None
 
 
 @model(

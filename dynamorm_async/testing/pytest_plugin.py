@@ -6,7 +6,12 @@ Enable it in your ``conftest.py``::
 
 and use the fixtures::
 
-    async def test_put(dynamodb_client, dynamodb_table_prefix):
+    async def test_put(dynamodb_session):
+        # a Session on the engine whose table_prefix is unique to this test; tables with
+        # that prefix are dropped again after the test
+        await dynamodb_session.put(order)
+
+    async def test_raw(dynamodb_client, dynamodb_table_prefix):
         name = dynamodb_table_prefix + "orders"   # dropped again after the test
         await dynamodb_client.create_table(TableName=name, ...)
 
@@ -36,10 +41,12 @@ from uuid import uuid4
 import pytest
 import pytest_asyncio
 
+from .._session import Session
 from ._engine import DUMMY_CREDENTIALS, ENGINES, REGION, LocalDynamoDB
 
 __all__ = [
     "dynamodb_client",
+    "dynamodb_session",
     "dynamodb_endpoint",
     "dynamodb_engine",
     "dynamodb_table_prefix",
@@ -155,6 +162,46 @@ def dynamodb_table_prefix() -> str:
     return f"test_{uuid4().hex[:10]}_"
 
 
+def _client_options() -> dict[str, Any]:
+    """Region and credentials for the engine: dummy ones locally, the AWS chain on AWS."""
+    if _on_aws() and os.environ.get("DYNAMODB_ENDPOINT"):
+        from aiobotocore.session import get_session
+
+        return {"region_name": get_session().get_config_variable("region") or REGION}
+    return {"region_name": REGION, **DUMMY_CREDENTIALS}
+
+
+@pytest_asyncio.fixture
+async def dynamodb_session(
+    dynamodb_endpoint: str, dynamodb_table_prefix: str
+) -> AsyncIterator[Session]:
+    """A ``Session`` on the engine with ``table_prefix=dynamodb_table_prefix``; the test's
+    tables (every table with that prefix) are dropped afterwards, and the session closed.
+
+    >>> async def test_orders(dynamodb_session):  # doctest: +SKIP
+    ...     await dynamodb_session.put(Order("c1", "o1"))
+    """
+    options = _client_options()
+    region = options.pop("region_name")
+    session = Session(
+        region=region,
+        endpoint_url=dynamodb_endpoint,
+        table_prefix=dynamodb_table_prefix,
+        **options,
+    )
+    try:
+        yield session
+    finally:
+        cleaner = session
+        if session.state == "closed":  # the test closed it: clean up with a fresh one
+            cleaner = Session(region=region, endpoint_url=dynamodb_endpoint, **options)
+        try:
+            await _delete_tables(await cleaner.client(), dynamodb_table_prefix)
+        finally:
+            await session.close()
+            await cleaner.close()
+
+
 @pytest_asyncio.fixture
 async def dynamodb_client(dynamodb_endpoint: str, dynamodb_table_prefix: str) -> AsyncIterator[Any]:
     """An aiobotocore DynamoDB client for the engine; drops the test's tables afterwards.
@@ -162,16 +209,11 @@ async def dynamodb_client(dynamodb_endpoint: str, dynamodb_table_prefix: str) ->
     >>> async def test_tables(dynamodb_client):  # doctest: +SKIP
     ...     assert "TableNames" in await dynamodb_client.list_tables()
     """
-    # Lazy: loading the plugin stays cheap. aiobotocore ships no type information.
-    from aiobotocore.session import get_session  # type: ignore[import-untyped, unused-ignore]
+    # Lazy: loading the plugin stays cheap.
+    from aiobotocore.session import get_session
 
     session = get_session()
-    options: dict[str, Any]
-    if _on_aws() and os.environ.get("DYNAMODB_ENDPOINT"):
-        # Against AWS: the default credential chain and the configured region.
-        options = {"region_name": session.get_config_variable("region") or REGION}
-    else:
-        options = {"region_name": REGION, **DUMMY_CREDENTIALS}
+    options = _client_options()
     async with session.create_client("dynamodb", endpoint_url=dynamodb_endpoint, **options) as c:
         try:
             yield c
@@ -181,7 +223,7 @@ async def dynamodb_client(dynamodb_endpoint: str, dynamodb_table_prefix: str) ->
 
 async def _delete_tables(client: Any, prefix: str) -> None:
     """Delete every table whose name starts with ``prefix``."""
-    from botocore.exceptions import ClientError  # type: ignore[import-untyped, unused-ignore]
+    from botocore.exceptions import ClientError
 
     names: list[str] = []
     kwargs: dict[str, Any] = {}

@@ -1,0 +1,462 @@
+"""Item operations of a session: put, get, delete and update (PutItem, GetItem, DeleteItem,
+UpdateItem), with conditions, optimistic locking and managed timestamps.
+
+Every input is checked against the model before a request is built, so bad input raises
+``ValidationError`` and touches nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar, overload
+
+import attrs
+
+from ._codecs import AttributeValue
+from ._compile import ExpressionContext
+from ._convert import Converter
+from ._errors import ConditionFailed, DeserializationError, ValidationError
+from ._expressions import Condition
+from ._hooks import dump_hook
+from ._item_size import MAX_ITEM_BYTES, item_size
+from ._keys import MISSING, Key, key_from_object, key_from_values, key_of_item
+from ._locking import check_mutable, classify_failure, version_condition, version_of
+from ._model import ModelInfo, model_info
+from ._translate import Context
+from ._update import UpdateBuilder
+
+__all__ = ["ItemOperations"]
+
+T = TypeVar("T")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ItemOperations:
+    """put / get / delete / update; ``Session`` provides the converter, table names and
+    the transport."""
+
+    converter: Converter
+
+    def table_name(self, model: type, table_name: str | None = None) -> str:
+        raise NotImplementedError
+
+    async def _send(self, operation: str, params: dict[str, Any], ctx: Context) -> Any:
+        raise NotImplementedError
+
+    def _model_of(self, obj: Any, operation: str) -> ModelInfo:
+        if isinstance(obj, type):
+            raise ValidationError(
+                f"{operation} takes a model instance, got the class {obj.__qualname__}",
+                value_type=obj,
+            )
+        if not attrs.has(type(obj)):
+            raise ValidationError(
+                f"{operation} takes a model instance, got {type(obj).__qualname__}",
+                value_type=type(obj),
+            )
+        return model_info(type(obj))
+
+    def _dump_datetime(self, value: datetime) -> AttributeValue:
+        hook = dump_hook(self.converter, datetime)
+        av: AttributeValue = hook(value)
+        return av
+
+    def _load(self, info: ModelInfo, item: Mapping[str, AttributeValue] | None) -> Any:
+        return None if item is None else self.converter.load_item(info.cls, item)
+
+    def _load_or_raw(self, info: ModelInfo, item: Any) -> Any:
+        """The stored item returned with a failed condition, as the model when it loads."""
+        if item is None:
+            return None
+        try:
+            return self.converter.load_item(info.cls, item)
+        except DeserializationError:
+            return item
+
+    def _partial(self, info: ModelInfo, item: Mapping[str, AttributeValue]) -> dict[str, Any]:
+        """A projected item as ``{field name: value}``, each loaded by its declared type;
+        a nested attribute that was projected in part is loaded as plain values."""
+        out: dict[str, Any] = {}
+        for f in info.fields:
+            av = item.get(f.stored_name)
+            if av is None:
+                continue
+            try:
+                out[f.name] = self.converter.load_value(av, f.type)
+            except DeserializationError:
+                out[f.name] = self.converter.load_value(av, Any)
+        return out
+
+    @staticmethod
+    def _expression_params(
+        params: dict[str, Any], ctx: ExpressionContext, conditions: list[str]
+    ) -> None:
+        if conditions:
+            params["ConditionExpression"] = " AND ".join(
+                c if len(conditions) == 1 else f"({c})" for c in conditions
+            )
+            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        if ctx.names:
+            params["ExpressionAttributeNames"] = ctx.names
+        if ctx.values:
+            params["ExpressionAttributeValues"] = ctx.values
+
+    async def put(
+        self,
+        obj: T,
+        *,
+        condition: Condition | None = None,
+        if_not_exists: bool = False,
+        return_old: bool = False,
+        table_name: str | None = None,
+    ) -> T | None:
+        """Write ``obj`` (PutItem), replacing any item with its key.
+
+        ``condition`` must hold for the stored item (``attr("status") == "open"``);
+        ``if_not_exists=True`` refuses to replace an existing item. A failed condition raises
+        ``ConditionFailed`` carrying the stored item. ``return_old=True`` returns the replaced
+        item (or None).
+
+        With a version attribute, a new object (version 0) may only create the item and a
+        loaded one only replace the version it was loaded with (else ``VersionConflict``);
+        the version is bumped by one. ``created_at`` is set when it is None, ``updated_at``
+        always. These are written back into ``obj`` after the write succeeded, and left
+        alone when it failed::
+
+            await db.put(order, if_not_exists=True)
+        """
+        info = self._model_of(obj, "put")
+        item = self.converter.dump_item(obj)
+        table = self.table_name(info.cls, table_name)
+        key = Key(key_of_item(info, item), _key_values(info, obj))
+        ctx = ExpressionContext(info, self.converter)
+        conditions: list[str] = []
+        changes: dict[str, Any] = {}
+        expected = version_of(info, obj)
+        if info.version is not None and expected is not None:
+            conditions.append(version_condition(info, ctx, expected))
+            changes[info.version] = expected + 1
+            item[info.field(info.version).stored_name] = {"N": str(expected + 1)}
+        now = None
+        if info.created_at is not None and getattr(obj, info.created_at) is None:
+            now = _now()
+            changes[info.created_at] = now
+            item[info.field(info.created_at).stored_name] = self._dump_datetime(now)
+        if info.updated_at is not None:
+            now = now or _now()
+            changes[info.updated_at] = now
+            item[info.field(info.updated_at).stored_name] = self._dump_datetime(now)
+        if changes:
+            check_mutable(info, obj, next(iter(changes)))
+        if if_not_exists:
+            conditions.append(f"attribute_not_exists({ctx.name(info.hash_key.stored_name)})")
+        if condition is not None:
+            conditions.append(ctx.condition(condition))
+        size = item_size(item)
+        if size > MAX_ITEM_BYTES:
+            raise ValidationError(
+                f"{info.cls.__qualname__} {key!r}: the item is {size} bytes, over DynamoDB's "
+                f"limit of {MAX_ITEM_BYTES} bytes (400 KB)",
+                model=info.cls,
+                operation="PutItem",
+                table=table,
+            )
+        params: dict[str, Any] = {"TableName": table, "Item": item}
+        self._expression_params(params, ctx, conditions)
+        if return_old:
+            params["ReturnValues"] = "ALL_OLD"
+        try:
+            response = await self._send("PutItem", params, Context("PutItem", table, key.values))
+        except ConditionFailed as err:
+            raise classify_failure(
+                err, info, self._load_or_raw(info, err.item), expected
+            ) from err.__cause__
+        for name, value in changes.items():
+            setattr(obj, name, value)
+        if return_old:
+            old: T | None = self._load(info, response.get("Attributes"))
+            return old
+        return None
+
+    @overload
+    async def get(
+        self,
+        cls: type[T],
+        hash_key: Any,
+        range_key: Any = ...,
+        *,
+        consistent: bool = ...,
+        attributes: None = ...,
+        table_name: str | None = ...,
+    ) -> T | None: ...
+
+    @overload
+    async def get(
+        self,
+        cls: type[T],
+        hash_key: Any,
+        range_key: Any = ...,
+        *,
+        consistent: bool = ...,
+        attributes: Sequence[str],
+        table_name: str | None = ...,
+    ) -> dict[str, Any] | None: ...
+
+    async def get(
+        self,
+        cls: type[T],
+        hash_key: Any,
+        range_key: Any = MISSING,
+        *,
+        consistent: bool = False,
+        attributes: Sequence[str] | None = None,
+        table_name: str | None = None,
+    ) -> T | dict[str, Any] | None:
+        """The item with this key as a ``cls`` instance, or None (GetItem).
+
+        ``consistent=True`` asks for a strongly consistent read. ``attributes=[...]`` reads
+        only those attributes (Python names or paths such as ``"address.city"``) plus the key,
+        and returns them as a dict of field names to values instead of a model, so that a
+        partial object can never be written back by mistake::
+
+            order = await db.get(Order, "cust-1", "order-9", consistent=True)
+            brief = await db.get(Order, "cust-1", "order-9", attributes=["status"])
+            # {'customer_id': 'cust-1', 'order_id': 'order-9', 'status': 'open'}
+        """
+        info = model_info(cls)
+        key = key_from_values(info, self.converter, hash_key, range_key)
+        table = self.table_name(cls, table_name)
+        params: dict[str, Any] = {"TableName": table, "Key": key.item}
+        if consistent:
+            params["ConsistentRead"] = True
+        if attributes is not None:
+            ctx = ExpressionContext(info, self.converter)
+            params["ProjectionExpression"] = _projection(ctx, attributes)
+            params["ExpressionAttributeNames"] = ctx.names
+        response = await self._send("GetItem", params, Context("GetItem", table, key.values))
+        item = response.get("Item")
+        if item is None:
+            return None
+        if attributes is not None:
+            return self._partial(info, item)
+        loaded: T = self.converter.load_item(cls, item)
+        return loaded
+
+    async def delete(
+        self,
+        target: Any,
+        hash_key: Any = MISSING,
+        range_key: Any = MISSING,
+        *,
+        condition: Condition | None = None,
+        return_old: bool = False,
+        table_name: str | None = None,
+    ) -> Any:
+        """Delete an item (DeleteItem): ``delete(order)`` or ``delete(Order, hash, range)``.
+
+        Deleting a missing item is not an error. For a model instance with a version
+        attribute, the stored version must equal the object's (else ``VersionConflict``).
+        ``condition`` must hold for the stored item (else ``ConditionFailed``).
+        ``return_old=True`` returns the deleted item as the model, or None::
+
+            old = await db.delete(Order, "cust-1", "order-9", return_old=True)
+        """
+        info, key, expected = self._target(target, hash_key, range_key, "delete")
+        table = self.table_name(info.cls, table_name)
+        ctx = ExpressionContext(info, self.converter)
+        conditions: list[str] = []
+        if expected is not None:
+            conditions.append(version_condition(info, ctx, expected))
+        if condition is not None:
+            conditions.append(ctx.condition(condition))
+        params: dict[str, Any] = {"TableName": table, "Key": key.item}
+        self._expression_params(params, ctx, conditions)
+        if return_old:
+            params["ReturnValues"] = "ALL_OLD"
+        try:
+            response = await self._send(
+                "DeleteItem", params, Context("DeleteItem", table, key.values)
+            )
+        except ConditionFailed as err:
+            raise classify_failure(
+                err, info, self._load_or_raw(info, err.item), expected
+            ) from err.__cause__
+        return self._load(info, response.get("Attributes")) if return_old else None
+
+    def _target(
+        self, target: Any, hash_key: Any, range_key: Any, operation: str
+    ) -> tuple[ModelInfo, Key, int | None]:
+        """(model, key, expected version) for ``op(obj)`` or ``op(Model, hash, range)``."""
+        if isinstance(target, type):
+            info = model_info(target)
+            if hash_key is MISSING:
+                raise ValidationError(
+                    f"{operation}({target.__qualname__}, ...) needs the key values",
+                    model=target,
+                )
+            return info, key_from_values(info, self.converter, hash_key, range_key), None
+        info = self._model_of(target, operation)
+        if hash_key is not MISSING or range_key is not MISSING:
+            raise ValidationError(
+                f"{operation} takes a model instance or a model class with key values, "
+                f"not an instance and key values",
+                model=info.cls,
+            )
+        key = key_from_object(info, self.converter, target)
+        return info, key, version_of(info, target)
+
+    async def update(
+        self,
+        target: Any,
+        hash_key: Any = MISSING,
+        range_key: Any = MISSING,
+        *,
+        set: Mapping[Any, Any] | None = None,
+        set_if_not_exists: Mapping[Any, Any] | None = None,
+        add: Mapping[Any, Any] | None = None,
+        delete: Mapping[Any, Any] | None = None,
+        remove: Iterable[Any] = (),
+        append: Mapping[Any, Any] | None = None,
+        prepend: Mapping[Any, Any] | None = None,
+        condition: Condition | None = None,
+        upsert: bool = False,
+        table_name: str | None = None,
+    ) -> Any:
+        """Change attributes of a stored item in place (UpdateItem); returns the updated
+        item as the model (ReturnValues ALL_NEW).
+
+        ``update(order, ...)`` or ``update(Order, hash, range, ...)``. Keys of the action
+        mappings are attribute names or paths (``"address.city"``, ``"lines[2].qty"``) or
+        ``attr(...)``; values are converted by the declared type of the attribute:
+
+        - ``set``: write values (``None``/an empty set on a top-level optional/set field
+          removes it, as ``put`` would store it); a value may be ``attr("x")`` or
+          ``attr("x") + 1``.
+        - ``set_if_not_exists``: write only attributes that are absent.
+        - ``add``: add to numbers (atomic counters) or add elements to sets.
+        - ``delete``: remove elements from sets. ``remove``: attribute names to remove.
+        - ``append`` / ``prepend``: add elements at the end / front of lists.
+
+        The item must exist unless ``upsert=True`` (else ``ConditionFailed``). For a model
+        instance with a version attribute the stored version must equal the object's (else
+        ``VersionConflict``) and is bumped; ``updated_at`` is set. The object passed in is
+        not changed: use the returned one::
+
+            order = await db.update(order, set={"status": "shipped"}, add={"total": 5},
+                                    remove=["note"])
+        """
+        info, key, expected = self._target(target, hash_key, range_key, "update")
+        table = self.table_name(info.cls, table_name)
+        ctx = ExpressionContext(info, self.converter)
+        builder = UpdateBuilder(ctx)
+        for argument, mapping, action in (
+            ("set", set, builder.set),
+            ("set_if_not_exists", set_if_not_exists, builder.set_if_not_exists),
+            ("add", add, builder.add),
+            ("delete", delete, builder.delete),
+        ):
+            for path, value in _pairs(info, argument, mapping):
+                action(path, value)
+        for path, values in _pairs(info, "append", append):
+            builder.append(path, values)
+        for path, values in _pairs(info, "prepend", prepend):
+            builder.append(path, values, prepend=True)
+        if isinstance(remove, (str, bytes)) or not isinstance(remove, Iterable):
+            raise ValidationError(
+                f"{info.cls.__qualname__}: remove takes a list of attribute names, "
+                f"got {remove!r:.60}",
+                model=info.cls,
+            )
+        for path in remove:
+            builder.remove(path)
+        if builder.empty:
+            raise ValidationError(
+                f"{info.cls.__qualname__}: update needs at least one of set=, "
+                "set_if_not_exists=, add=, delete=, remove=, append= or prepend=",
+                model=info.cls,
+            )
+        conditions: list[str] = []
+        if info.version is not None:
+            version_name = info.field(info.version).stored_name
+            if expected is None:  # by class and key: count the write, check nothing
+                builder.managed(version_name, {"N": "1"}, add=True)
+            elif expected == 0 and not upsert:
+                raise ValidationError(
+                    f"{info.cls.__qualname__} {key!r} has version 0, so it was never stored: "
+                    "put() it first, or pass upsert=True",
+                    model=info.cls,
+                    field=info.version,
+                )
+            else:
+                conditions.append(version_condition(info, ctx, expected))
+                builder.managed(version_name, {"N": str(expected + 1)})
+        now = _now()
+        if info.updated_at is not None and not builder.touches(info.updated_at):
+            stored = info.field(info.updated_at).stored_name
+            builder.managed(stored, self._dump_datetime(now))
+        if upsert and info.created_at is not None and not builder.touches(info.created_at):
+            stored = info.field(info.created_at).stored_name
+            builder.managed(stored, self._dump_datetime(now), only_if_absent=True)
+        if not upsert:
+            conditions.append(f"attribute_exists({ctx.name(info.hash_key.stored_name)})")
+        if condition is not None:
+            conditions.append(ctx.condition(condition))
+        params: dict[str, Any] = {
+            "TableName": table,
+            "Key": key.item,
+            "UpdateExpression": builder.expression(),
+            "ReturnValues": "ALL_NEW",
+        }
+        self._expression_params(params, ctx, conditions)
+        try:
+            response = await self._send(
+                "UpdateItem", params, Context("UpdateItem", table, key.values)
+            )
+        except ConditionFailed as err:
+            stored = self._load_or_raw(info, err.item)
+            raise classify_failure(
+                err, info, stored, expected, must_exist=not upsert
+            ) from err.__cause__
+        return self._load(info, response.get("Attributes"))
+
+
+def _key_values(info: ModelInfo, obj: Any) -> dict[str, Any]:
+    names = [info.hash_key.name] + ([info.range_key.name] if info.range_key else [])
+    return {n: getattr(obj, n) for n in names}
+
+
+def _pairs(info: ModelInfo, argument: str, mapping: Any) -> list[tuple[Any, Any]]:
+    if mapping is None:
+        return []
+    if not isinstance(mapping, Mapping):
+        raise ValidationError(
+            f"{info.cls.__qualname__}: {argument}= takes a mapping of attribute names to "
+            f"values, got {type(mapping).__qualname__}",
+            model=info.cls,
+            value_type=type(mapping),
+        )
+    return list(mapping.items())
+
+
+def _projection(ctx: ExpressionContext, attributes: Any) -> str:
+    info = ctx.info
+    if isinstance(attributes, (str, bytes)) or not isinstance(attributes, Iterable):
+        raise ValidationError(
+            f"{info.cls.__qualname__}: attributes takes a list of attribute names, "
+            f"got {attributes!r:.60}",
+            model=info.cls,
+        )
+    names = list(attributes)
+    if not names:
+        raise ValidationError(
+            f"{info.cls.__qualname__}: attributes is empty; leave it out to read everything",
+            model=info.cls,
+        )
+    texts: dict[str, None] = {ctx.name(k): None for k in info.key_names()}
+    for name in names:
+        texts.setdefault(ctx.path_text(ctx.resolve(name)), None)
+    return ", ".join(texts)

@@ -1,0 +1,187 @@
+"""``Session``: the async entry point. Configuration, a lazily opened client, table names.
+
+A session holds configuration only until its first request; then it opens an aiobotocore
+client for the running event loop (see ``_client``). The operations live in mixins
+(``_items``); every request goes through ``Session._send``, which turns botocore's errors into
+the ``DynamORMError`` tree.
+"""
+
+from __future__ import annotations
+
+import re
+from types import TracebackType
+from typing import Any
+
+from ._client import ClientOptions, Clients
+from ._convert import Converter, default_converter
+from ._errors import ValidationError
+from ._items import ItemOperations
+from ._model import model_info
+from ._translate import Context, translate
+
+__all__ = ["Session"]
+
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_PREFIX = re.compile(r"[A-Za-z0-9_.-]*")
+_METHODS = {
+    "PutItem": "put_item",
+    "GetItem": "get_item",
+    "DeleteItem": "delete_item",
+    "UpdateItem": "update_item",
+}
+
+
+class Session(ItemOperations):
+    """An async DynamoDB session: configuration now, a client on the first request.
+
+    Constructing a session does no I/O and imports nothing heavy; the aiobotocore client is
+    opened by the first request, once per event loop (a Lambda handler that calls
+    ``asyncio.run`` per invocation gets a fresh client on each new loop, and the old one is
+    closed with its loop). Use one session for the whole application::
+
+        db = Session(region="eu-west-1")
+        async with db:                      # optional; or ``await db.close()`` at shutdown
+            await db.put(Order("c1", "o1", status="open"))
+            order = await db.get(Order, "c1", "o1")
+
+    Region, credentials and endpoint come from the arguments, else from the standard AWS
+    chain (environment, config files, container and instance roles) as aiobotocore resolves
+    them. ``botocore_session`` (an aiobotocore ``AioSession``) or ``aioboto3_session`` reuses
+    a session you already have. ``config`` (a ``botocore.config.Config`` or aiobotocore
+    ``AioConfig``) is merged over the defaults: 2 s connect and 10 s read timeouts, standard
+    retries with 5 attempts, 64 pooled connections.
+
+    ``table_prefix`` is put in front of every model's table name (``"dev_"``,
+    ``"test_3f2a_"``); every operation also takes ``table_name=`` to name the physical table
+    outright. ``converter`` (default: ``default_converter()``) turns models into items.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        table_prefix: str = "",
+        config: Any = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+        profile: str | None = None,
+        botocore_session: Any = None,
+        aioboto3_session: Any = None,
+        converter: Converter | None = None,
+    ) -> None:
+        if not isinstance(table_prefix, str) or not _PREFIX.fullmatch(table_prefix):
+            raise ValidationError(
+                f"table_prefix may hold only letters, digits, '_', '-' and '.', "
+                f"got {table_prefix!r}"
+            )
+        if botocore_session is not None and aioboto3_session is not None:
+            raise ValidationError("pass botocore_session or aioboto3_session, not both")
+        if botocore_session is not None and not type(botocore_session).__module__.startswith(
+            "aiobotocore"
+        ):
+            raise ValidationError(
+                "botocore_session must be an aiobotocore AioSession "
+                f"(aiobotocore.session.get_session()), got {type(botocore_session).__qualname__}"
+            )
+        if (aws_access_key_id is None) != (aws_secret_access_key is None):
+            raise ValidationError(
+                "pass aws_access_key_id and aws_secret_access_key together, or neither"
+            )
+        credentials = {
+            k: v
+            for k, v in (
+                ("aws_access_key_id", aws_access_key_id),
+                ("aws_secret_access_key", aws_secret_access_key),
+                ("aws_session_token", aws_session_token),
+            )
+            if v is not None
+        }
+        if credentials and aioboto3_session is not None:
+            raise ValidationError("credentials go to the aioboto3 session, not to Session()")
+        self.table_prefix = table_prefix
+        self.converter = converter or default_converter()
+        self._clients = Clients(
+            ClientOptions(
+                region=region,
+                endpoint_url=endpoint_url,
+                config=config,
+                credentials=credentials,
+                profile=profile,
+                botocore_session=botocore_session,
+                aioboto3_session=aioboto3_session,
+            )
+        )
+
+    def __repr__(self) -> str:
+        o = self._clients.options
+        return (
+            f"Session(region={o.region!r}, endpoint_url={o.endpoint_url!r}, "
+            f"table_prefix={self.table_prefix!r}, state={self.state!r})"
+        )
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """``"unopened"`` (no request yet), ``"open"`` or ``"closed"``."""
+        return self._clients.state
+
+    async def client(self) -> Any:
+        """The aiobotocore DynamoDB client of the running event loop, opened if needed.
+
+        For calls the session does not wrap; the session owns it (do not close it)::
+
+            limits = await (await db.client()).describe_limits()
+        """
+        return await self._clients.get()
+
+    async def close(self) -> None:
+        """Close the session's clients. Idempotent; completes even if the caller is
+        cancelled. Requests after ``close()`` raise ``SessionClosed``."""
+        await self._clients.close()
+
+    aclose = close
+
+    async def __aenter__(self) -> Session:
+        self._clients.check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- names ---------------------------------------------------------------------------
+
+    def table_name(self, model: type, table_name: str | None = None) -> str:
+        """The physical table name of ``model``: ``table_prefix`` + the model's table, or
+        ``table_name`` when given (taken as is)::
+
+            Session(table_prefix="dev_").table_name(Order)   # 'dev_orders'
+        """
+        info = model_info(model)
+        name = self.table_prefix + info.table if table_name is None else table_name
+        if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+            raise ValidationError(
+                f"{info.cls.__qualname__}: {name!r} is not a valid table name (3 to 255 "
+                "letters, digits, '_', '-' or '.')",
+                model=info.cls,
+            )
+        return name
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def _send(self, operation: str, params: dict[str, Any], ctx: Context) -> Any:
+        client = await self._clients.get()
+        try:
+            return await getattr(client, _METHODS[operation])(**params)
+        except Exception as exc:
+            error = translate(exc, ctx)
+            if error is None:
+                raise
+            raise error from exc
