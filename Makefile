@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# aioboto3 pins an older aiobotocore: its interop test runs in an environment of its own.
+INTEROP := .venv-interop
 
-.PHONY: test demo bench lint typecheck clean
+.PHONY: test demo bench lint typecheck interop clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +22,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+$(INTEROP)/.installed: pyproject.toml
+	test -x $(INTEROP)/bin/python || $(PYTHON) -m venv $(INTEROP)
+	$(INTEROP)/bin/python -m pip install --quiet --upgrade pip
+	$(INTEROP)/bin/python -m pip install --quiet -e '.[aioboto3]' 'pytest>=8' 'pytest-asyncio>=0.24'
+	touch $@
+
+interop: $(INTEROP)/.installed
+	DYNAMORM_TEST_ENGINE=dynamodb-local $(INTEROP)/bin/python -m pytest tests/interop
+
 test: lint typecheck
 	DYNAMORM_TEST_ENGINE=dynamodb-local $(BIN)/python -m pytest
 	DYNAMORM_TEST_ENGINE=moto $(BIN)/python -m pytest
+	$(MAKE) interop
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
@@ -32,4 +44,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/converter/bench_converter.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(INTEROP) .mypy_cache .pytest_cache .ruff_cache
