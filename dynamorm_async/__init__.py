@@ -33,6 +33,7 @@ from ._convert import (
     make_converter,
     to_item,
 )
+from ._description import IndexDescription, KeyElement, Provisioned, TableDescription
 from ._errors import (
     CancellationReason,
     ConditionFailed,
@@ -41,10 +42,13 @@ from ._errors import (
     EngineError,
     ModelError,
     RequestFailed,
+    SchemaMismatch,
     SessionClosed,
     SessionError,
     TableAlreadyExists,
     TableNotFound,
+    TableProtected,
+    TableWaitTimeout,
     Throttled,
     TransactionCanceled,
     ValidationError,
@@ -63,6 +67,7 @@ from ._model import (
     model_info,
 )
 from ._session import Session
+from ._tables import TableManager
 
 __all__ = [
     "CancellationReason",
@@ -74,18 +79,26 @@ __all__ = [
     "EngineError",
     "FieldInfo",
     "GlobalIndex",
+    "IndexDescription",
     "IndexInfo",
     "KeyAttribute",
+    "KeyElement",
     "LocalIndex",
     "ModelError",
     "ModelInfo",
     "Path",
+    "Provisioned",
     "RequestFailed",
+    "SchemaMismatch",
     "Session",
     "SessionClosed",
     "SessionError",
     "TableAlreadyExists",
+    "TableDescription",
+    "TableManager",
     "TableNotFound",
+    "TableProtected",
+    "TableWaitTimeout",
     "Throttled",
     "TransactionCanceled",
     "ValidationError",

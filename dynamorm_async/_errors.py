@@ -11,10 +11,14 @@
      ├── RequestFailed           DynamoDB answered with an error, or could not be reached
      │    ├── ConditionFailed    a condition expression was false (carries the stored item)
      │    │    └── VersionConflict   optimistic locking: the stored version differs
-     │    ├── TableNotFound      the table does not exist (or is not ACTIVE yet)
+     │    ├── TableNotFound      the table does not exist
      │    ├── TableAlreadyExists CreateTable for a name that is taken
      │    ├── Throttled          throughput exceeded, after the client's retries were spent
      │    └── TransactionCanceled   a transaction was cancelled (carries one reason per action)
+     ├── SchemaMismatch          an existing table's keys or indexes differ from the model
+     ├── TableProtected          delete() of a table with deletion protection on
+     ├── TableWaitTimeout        a table did not become ACTIVE (or go away) in time; also a
+     │                           TimeoutError
      └── EngineError             a local DynamoDB engine could not be fetched or started
 
 Every error carries the data that explains it as attributes (the model, the field, the table,
@@ -35,10 +39,13 @@ __all__ = [
     "EngineError",
     "ModelError",
     "RequestFailed",
+    "SchemaMismatch",
     "SessionClosed",
     "SessionError",
     "TableAlreadyExists",
     "TableNotFound",
+    "TableProtected",
+    "TableWaitTimeout",
     "Throttled",
     "TransactionCanceled",
     "ValidationError",
@@ -227,6 +234,45 @@ class TransactionCanceled(RequestFailed):
     def __init__(self, message: str, *, reasons: list[CancellationReason], **context: Any) -> None:
         super().__init__(message, **context)
         self.reasons = reasons
+
+
+class SchemaMismatch(DynamORMError):
+    """An existing table's key schema or index keys differ from the model.
+
+    ``differences`` lists each one in words; nothing about the table was changed::
+
+        try:
+            await db.tables.ensure(Order)
+        except SchemaMismatch as exc:
+            print(exc.table, exc.differences)
+    """
+
+    def __init__(self, message: str, *, table: str, model: type, differences: list[str]) -> None:
+        super().__init__(message)
+        self.table = table
+        self.model = model
+        self.differences = differences
+
+
+class TableProtected(DynamORMError):
+    """``delete()`` refused: the table has deletion protection on. Turn it off on purpose
+    (in the console, CDK/Terraform or UpdateTable) first."""
+
+    def __init__(self, message: str, *, table: str) -> None:
+        super().__init__(message)
+        self.table = table
+
+
+class TableWaitTimeout(DynamORMError, TimeoutError):
+    """A table did not reach the awaited state in time. ``last_status`` is the last status
+    seen (``"ACTIVE, index by_status CREATING"``, ``"missing"``), ``waited`` the seconds spent.
+    Also a ``TimeoutError``, so ``except TimeoutError`` catches it."""
+
+    def __init__(self, message: str, *, table: str, last_status: str, waited: float) -> None:
+        super().__init__(message)
+        self.table = table
+        self.last_status = last_status
+        self.waited = waited
 
 
 class EngineError(DynamORMError):

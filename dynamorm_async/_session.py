@@ -17,6 +17,7 @@ from ._convert import Converter, default_converter
 from ._errors import ValidationError
 from ._items import ItemOperations
 from ._model import model_info
+from ._tables import TableManager
 from ._translate import Context, translate
 
 __all__ = ["Session"]
@@ -28,6 +29,12 @@ _METHODS = {
     "GetItem": "get_item",
     "DeleteItem": "delete_item",
     "UpdateItem": "update_item",
+    "CreateTable": "create_table",
+    "DescribeTable": "describe_table",
+    "DeleteTable": "delete_table",
+    "UpdateTable": "update_table",
+    "UpdateTimeToLive": "update_time_to_live",
+    "DescribeTimeToLive": "describe_time_to_live",
 }
 
 
@@ -102,6 +109,7 @@ class Session(ItemOperations):
             raise ValidationError("credentials go to the aioboto3 session, not to Session()")
         self.table_prefix = table_prefix
         self.converter = converter or default_converter()
+        self._tables: TableManager | None = None
         self._clients = Clients(
             ClientOptions(
                 region=region,
@@ -156,7 +164,14 @@ class Session(ItemOperations):
     ) -> None:
         await self.close()
 
-    # -- names ---------------------------------------------------------------------------
+    # -- names and tables ----------------------------------------------------------------
+
+    @property
+    def tables(self) -> TableManager:
+        """The table manager: ``await db.tables.ensure(Order)`` and friends."""
+        if self._tables is None:
+            self._tables = TableManager(self)
+        return self._tables
 
     def table_name(self, model: type, table_name: str | None = None) -> str:
         """The physical table name of ``model``: ``table_prefix`` + the model's table, or

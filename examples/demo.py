@@ -86,7 +86,7 @@ async def tour(endpoint: str) -> None:
     item = to_item(order)
     print(pformat(item, width=100))
 
-    say("A Session opens its client on the first request; the table gets a unique name")
+    say("A Session opens its client on the first request; its table manager ensures the table")
     db = Session(
         region=REGION,
         endpoint_url=endpoint,
@@ -94,25 +94,12 @@ async def tour(endpoint: str) -> None:
         **DUMMY_CREDENTIALS,
     )
     async with db:
-        table = db.table_name(Order)
-        client = await db.client()  # the raw aiobotocore client, for what the session lacks
-        await client.create_table(
-            TableName=table,
-            KeySchema=info.key_schema(),
-            AttributeDefinitions=info.attribute_definitions(),
-            GlobalSecondaryIndexes=[
-                {"IndexName": i.name, "KeySchema": i.key_schema(), "Projection": i.projection()}
-                for i in info.indexes
-                if i.kind == "global"
-            ],
-            LocalSecondaryIndexes=[
-                {"IndexName": i.name, "KeySchema": i.key_schema(), "Projection": i.projection()}
-                for i in info.indexes
-                if i.kind == "local"
-            ],
-            BillingMode="PAY_PER_REQUEST",
+        desc = await db.tables.ensure(Order)  # CreateTable, wait until usable, enable TTL
+        table = desc.name
+        print(
+            f"indexes: {[(i.name, i.status) for i in desc.global_indexes]}, TTL {desc.ttl_status}"
         )
-        print(f"created table {table}")
+        print(f"created table {table}: {desc.status}")
 
         say("put writes it; the version goes from 0 (never stored) to 1")
         await db.put(order)
@@ -147,7 +134,7 @@ async def tour(endpoint: str) -> None:
         await db.delete(shipped, condition=attr("status") == "shipped")
         gone = await db.get(Order, "cust-1", "2026-11-24-0001", consistent=True)
         print(f"deleted: {gone is None}")
-        await client.delete_table(TableName=table)
+        await db.tables.delete(Order)
         print(f"deleted table {table}")
 
 

@@ -1,7 +1,8 @@
 """dynamorm_async.testing: the LocalDynamoDB engine helper and the pytest plugin's fixtures.
 
-Real processes throughout. Besides the session engine, this file starts two more engines
-(``test_lifecycle`` and ``test_with_block_stops_on_exception``) to keep the suite fast.
+Real processes throughout. Besides the session engine, this file starts only a few more
+engines (``test_lifecycle``, ``test_with_block_stops_on_exception`` and one dynalite in
+``test_dynalite_transient_statuses``) to keep the suite fast.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -24,7 +26,13 @@ from aiobotocore.session import get_session
 
 from dynamorm_async._errors import EngineError
 from dynamorm_async.testing import DUMMY_CREDENTIALS, ENGINES, REGION, LocalDynamoDB
-from dynamorm_async.testing._fetch import _extract_emulator, ensure_dynamodb_local, verify_integrity
+from dynamorm_async.testing._fetch import (
+    DYNALITE_CLI,
+    _extract_emulator,
+    ensure_dynalite,
+    ensure_dynamodb_local,
+    verify_integrity,
+)
 
 # The engine this run tests (an external DYNAMODB_ENDPOINT does not apply to direct starts).
 ENGINE = os.environ.get("DYNAMORM_TEST_ENGINE") or "dynamodb-local"
@@ -80,7 +88,12 @@ async def test_fixtures_roundtrip(dynamodb_client: Any, dynamodb_table_prefix: s
     """The client fixture reaches the engine: create a prefixed table, put and get an item."""
     table = dynamodb_table_prefix + "items"
     await dynamodb_client.create_table(TableName=table, **KEY_SCHEMA)
-    await dynamodb_client.get_waiter("table_exists").wait(TableName=table)
+    # The waiter's default 20 s between polls would make this test take 20 s on dynalite,
+    # whose tables are CREATING for 500 ms.
+    waiter_config = {"Delay": 1, "MaxAttempts": 60}
+    await dynamodb_client.get_waiter("table_exists").wait(
+        TableName=table, WaiterConfig=waiter_config
+    )
     await dynamodb_client.put_item(TableName=table, Item={"pk": {"S": "a"}, "n": {"N": "1"}})
     got = await dynamodb_client.get_item(TableName=table, Key={"pk": {"S": "a"}})
     assert got["Item"] == {"pk": {"S": "a"}, "n": {"N": "1"}}
@@ -221,19 +234,30 @@ def test_unsafe_tarball_member_refused(tmp_path: Path, kind: str) -> None:
     assert not (tmp_path / "out").exists() and not (tmp_path.parent / "evil.txt").exists()
 
 
-@pytest.mark.parametrize("tool", ["java", "npm"])
-def test_missing_tool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str) -> None:
-    """DynamoDB Local without java (or, on first use, npm) on PATH is a clear EngineError."""
+@pytest.mark.parametrize(
+    ("engine", "tool"),
+    [
+        ("dynamodb-local", "java"),
+        ("dynamodb-local", "npm"),
+        ("dynalite", "node"),
+        ("dynalite", "npm"),
+    ],
+)
+def test_missing_tool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str, tool: str
+) -> None:
+    """DynamoDB Local without java, or dynalite without node (or either, on first use,
+    without npm) on PATH is a clear EngineError."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    java = shutil.which("java")
+    runtime = {"dynamodb-local": "java", "dynalite": "node"}[engine]
     if tool == "npm":
-        if java is None:
-            pytest.skip("java is not installed")
-        (bin_dir / "java").symlink_to(java)
+        if (found := shutil.which(runtime)) is None:
+            pytest.skip(f"{runtime} is not installed")
+        (bin_dir / runtime).symlink_to(found)
     monkeypatch.setenv("PATH", str(bin_dir))
     with pytest.raises(EngineError, match=f"(?i){tool}"):
-        LocalDynamoDB(cache_dir=tmp_path / "cache").start()
+        LocalDynamoDB(engine, cache_dir=tmp_path / "cache").start()
     assert not (tmp_path / "cache").exists()
 
 
@@ -245,3 +269,61 @@ def test_cached_emulator_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("PATH", "")
     monkeypatch.setenv("DYNAMORM_CACHE_DIR", str(tmp_path))
     assert ensure_dynamodb_local() == target
+
+
+async def test_dynalite_transient_statuses() -> None:
+    """dynalite serves real requests and keeps its transient statuses: a new table is
+    CREATING, then ACTIVE within 2 s; a deleted one DELETING, then gone. No process is left
+    after stop()."""
+    ddb = LocalDynamoDB("dynalite")
+    async with ddb:
+        pid = ddb.pid
+        kwargs = {"region_name": REGION, "endpoint_url": ddb.endpoint, **DUMMY_CREDENTIALS}
+        async with get_session().create_client("dynamodb", **kwargs) as client:
+            created = await client.create_table(TableName="things", **KEY_SCHEMA)
+            assert created["TableDescription"]["TableStatus"] == "CREATING"
+            statuses = [(await client.describe_table(TableName="things"))["Table"]["TableStatus"]]
+            deadline = time.monotonic() + 2
+            while statuses[-1] != "ACTIVE" and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                table = (await client.describe_table(TableName="things"))["Table"]
+                statuses.append(table["TableStatus"])
+            assert statuses[0] == "CREATING" and statuses[-1] == "ACTIVE", statuses
+
+            deleted = await client.delete_table(TableName="things")
+            assert deleted["TableDescription"]["TableStatus"] == "DELETING"
+            deadline = time.monotonic() + 2
+            while "things" in (await client.list_tables())["TableNames"]:
+                assert time.monotonic() < deadline, "the table is still there after 2 s"
+                await asyncio.sleep(0.05)
+    assert pid is not None and not ddb.running and _group_gone(pid)
+
+
+def test_dynalite_installed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first call installs dynalite with npm (its CLI where the engine expects it, no
+    staging folder left over); the second reuses that copy without running npm."""
+    cache = tmp_path / "cache"
+    installed = ensure_dynalite(cache)
+    assert installed == cache / "dynalite-4.0.0" and (installed / DYNALITE_CLI).is_file()
+    marker = installed / ".dynamorm-complete"
+    assert marker.read_text() == "dynalite@4.0.0\n"
+    assert sorted(p.name for p in cache.iterdir()) == [".dynalite.lock", "dynalite-4.0.0"]
+    mtime = marker.stat().st_mtime_ns
+    monkeypatch.setenv("PATH", "")  # no npm (nor node) to be found
+    assert ensure_dynalite(cache) == installed
+    assert marker.stat().st_mtime_ns == mtime
+
+
+def test_failed_npm_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When npm cannot install dynalite (here: the registry refuses connections), the error
+    shows npm's own message and the cache holds nothing a later call would take as done."""
+    with socket.socket() as unused:  # bound but not listening: connections are refused
+        unused.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("npm_config_registry", f"http://127.0.0.1:{unused.getsockname()[1]}/")
+        # An empty npm cache and no retries: npm must fail, and fail at once.
+        monkeypatch.setenv("npm_config_cache", str(tmp_path / "npm-cache"))
+        monkeypatch.setenv("npm_config_fetch_retries", "0")
+        with pytest.raises(EngineError, match=r"npm install .* failed \(exit \d+\)") as info:
+            ensure_dynalite(tmp_path / "cache")
+    assert "ECONNREFUSED" in str(info.value), info.value
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [".dynalite.lock"]

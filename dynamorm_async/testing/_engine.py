@@ -1,7 +1,8 @@
-"""Start and stop a real local DynamoDB engine: Amazon DynamoDB Local or moto's server.
+"""Start and stop a real local DynamoDB engine: Amazon DynamoDB Local, moto's server or dynalite.
 
-DynamoDB Local is fetched once into the user cache (see ``_fetch``) and reused; moto runs from
-the current Python environment. POSIX only: the engine runs in its own process group.
+DynamoDB Local and dynalite are fetched once into the user cache (see ``_fetch``) and reused;
+moto runs from the current Python environment. POSIX only: the engine runs in its own process
+group.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from pathlib import Path
 from types import TracebackType
 
 from .._errors import EngineError
-from ._fetch import _tail, ensure_dynamodb_local
+from ._fetch import DYNALITE_CLI, _tail, ensure_dynalite, ensure_dynamodb_local
 
 __all__ = ["DUMMY_CREDENTIALS", "ENGINES", "LocalDynamoDB", "REGION"]
 
-ENGINES: tuple[str, ...] = ("dynamodb-local", "moto")
+ENGINES: tuple[str, ...] = ("dynamodb-local", "moto", "dynalite")
 REGION = "us-east-1"
 # DynamoDB Local rejects access keys with non-alphanumeric characters: keep these alphanumeric.
 DUMMY_CREDENTIALS: dict[str, str] = {
@@ -36,11 +37,13 @@ DUMMY_CREDENTIALS: dict[str, str] = {
 }
 
 # A ListTables call, the cheapest request that proves the engine serves DynamoDB. DynamoDB Local
-# answers 400 without an Authorization header and with a non-alphanumeric key id, but never
-# checks the signature itself, so a fixed, unsigned header is enough.
+# answers 400 without an Authorization header and with a non-alphanumeric key id, and dynalite
+# without an X-Amz-Date (or Date) header, but neither checks the signature or the date itself,
+# so fixed, unsigned headers are enough.
 _PROBE_HEADERS = {
     "X-Amz-Target": "DynamoDB_20120810.ListTables",
     "Content-Type": "application/x-amz-json-1.0",
+    "X-Amz-Date": "20260101T000000Z",
     "Authorization": (
         "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
         "SignedHeaders=host, Signature=0"
@@ -61,8 +64,15 @@ def _free_port() -> int:
 class LocalDynamoDB:
     """A local DynamoDB engine in a child process, for development and tests.
 
-    ``engine`` is ``"dynamodb-local"`` (Amazon DynamoDB Local, needs Java and, once, npm) or
-    ``"moto"`` (moto's server, pure Python). Data lives in memory and is gone after ``stop()``.
+    ``engine`` is ``"dynamodb-local"`` (Amazon DynamoDB Local, needs Java and, once, npm),
+    ``"moto"`` (moto's server, pure Python) or ``"dynalite"`` (dynalite, a Node.js
+    implementation; needs Node.js and, once, npm). Data lives in memory and is gone after
+    ``stop()``.
+
+    ``delay_transient_statuses`` only applies to DynamoDB Local (its ``-delayTransientStatuses``
+    option: tables are ACTIVE at once either way, only global secondary indexes added or
+    removed later stay CREATING or DELETING for a while). dynalite always keeps new tables
+    CREATING, and deleted ones DELETING, for 500 ms; moto never does.
 
     >>> with LocalDynamoDB() as ddb:  # doctest: +SKIP
     ...     client = session.create_client("dynamodb", endpoint_url=ddb.endpoint,
@@ -115,6 +125,16 @@ class LocalDynamoDB:
     def _command(self, port: int) -> list[str]:
         if self.engine == "moto":
             return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        if self.engine == "dynalite":
+            node = shutil.which("node")
+            if node is None:
+                raise EngineError(
+                    "dynalite needs Node.js (node) on PATH; install it, or use engine='moto'"
+                )
+            # dynalite's own defaults keep new tables CREATING (and deleted ones DELETING) for
+            # 500 ms: kept on purpose, so that waiting for a table meets real transient states.
+            cli = ensure_dynalite(self._cache_dir) / DYNALITE_CLI
+            return [node, str(cli), "--host", "127.0.0.1", "--port", str(port)]
         java = shutil.which("java")
         if java is None:
             raise EngineError(

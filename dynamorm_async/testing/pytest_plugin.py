@@ -18,7 +18,8 @@ and use the fixtures::
 Environment variables:
 
 ``DYNAMORM_TEST_ENGINE``
-    ``dynamodb-local`` (default) or ``moto``: the engine started once for the session.
+    ``dynamodb-local`` (default), ``moto`` or ``dynalite``: the engine started once for the
+    session.
 ``DYNAMODB_ENDPOINT``
     use an engine that is already running at this URL instead (must be loopback, unless
     ``TEST_ON_AWS=1``).
@@ -125,7 +126,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def dynamodb_engine() -> str:
-    """The engine under test: ``"dynamodb-local"``, ``"moto"`` or ``"external"``.
+    """The engine under test: ``"dynamodb-local"``, ``"moto"``, ``"dynalite"`` or
+    ``"external"``.
 
     >>> def test_something(dynamodb_engine):  # doctest: +SKIP
     ...     if dynamodb_engine == "moto":
@@ -171,6 +173,12 @@ def _client_options() -> dict[str, Any]:
     return {"region_name": REGION, **DUMMY_CREDENTIALS}
 
 
+def _session(endpoint: str, prefix: str = "") -> Session:
+    options = _client_options()
+    region = options.pop("region_name")
+    return Session(region=region, endpoint_url=endpoint, table_prefix=prefix, **options)
+
+
 @pytest_asyncio.fixture
 async def dynamodb_session(
     dynamodb_endpoint: str, dynamodb_table_prefix: str
@@ -179,24 +187,17 @@ async def dynamodb_session(
     tables (every table with that prefix) are dropped afterwards, and the session closed.
 
     >>> async def test_orders(dynamodb_session):  # doctest: +SKIP
+    ...     await dynamodb_session.tables.create(Order)
     ...     await dynamodb_session.put(Order("c1", "o1"))
     """
-    options = _client_options()
-    region = options.pop("region_name")
-    session = Session(
-        region=region,
-        endpoint_url=dynamodb_endpoint,
-        table_prefix=dynamodb_table_prefix,
-        **options,
-    )
+    session = _session(dynamodb_endpoint, dynamodb_table_prefix)
     try:
         yield session
     finally:
-        cleaner = session
-        if session.state == "closed":  # the test closed it: clean up with a fresh one
-            cleaner = Session(region=region, endpoint_url=dynamodb_endpoint, **options)
+        # The test may have closed its session: clean up with a fresh one then.
+        cleaner = session if session.state != "closed" else _session(dynamodb_endpoint)
         try:
-            await _delete_tables(await cleaner.client(), dynamodb_table_prefix)
+            await cleaner.tables._delete_prefixed(dynamodb_table_prefix)
         finally:
             await session.close()
             await cleaner.close()
@@ -209,37 +210,11 @@ async def dynamodb_client(dynamodb_endpoint: str, dynamodb_table_prefix: str) ->
     >>> async def test_tables(dynamodb_client):  # doctest: +SKIP
     ...     assert "TableNames" in await dynamodb_client.list_tables()
     """
-    # Lazy: loading the plugin stays cheap.
-    from aiobotocore.session import get_session
-
-    session = get_session()
-    options = _client_options()
-    async with session.create_client("dynamodb", endpoint_url=dynamodb_endpoint, **options) as c:
+    session = _session(dynamodb_endpoint)
+    try:
+        yield await session.client()
+    finally:
         try:
-            yield c
+            await session.tables._delete_prefixed(dynamodb_table_prefix)
         finally:
-            await _delete_tables(c, dynamodb_table_prefix)
-
-
-async def _delete_tables(client: Any, prefix: str) -> None:
-    """Delete every table whose name starts with ``prefix``."""
-    from botocore.exceptions import ClientError
-
-    names: list[str] = []
-    kwargs: dict[str, Any] = {}
-    while True:  # ListTables pages hold at most 100 names
-        page = await client.list_tables(**kwargs)
-        names += [name for name in page.get("TableNames", []) if name.startswith(prefix)]
-        if "LastEvaluatedTableName" not in page:
-            break
-        kwargs["ExclusiveStartTableName"] = page["LastEvaluatedTableName"]
-    for name in names:
-        try:
-            await client.delete_table(TableName=name)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == "ResourceInUseException":  # still being created (real DynamoDB)
-                await client.get_waiter("table_exists").wait(TableName=name)
-                await client.delete_table(TableName=name)
-            elif code != "ResourceNotFoundException":
-                raise
+            await session.close()

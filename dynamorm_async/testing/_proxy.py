@@ -1,0 +1,317 @@
+"""``FaultProxy``: an HTTP proxy on loopback that injects faults between a client and a real
+DynamoDB engine.
+
+Local engines never throttle, never answer 500, never drop a connection and never leave a
+table CREATING; this proxy makes them (and their DynamoDB responses) do so, over real HTTP,
+so the client's real retry and error handling is what gets tested.
+
+Importing this module does not import aiohttp: it is imported when the proxy starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiohttp import ClientSession, web
+
+__all__ = ["FaultProxy"]
+
+# Headers about one connection, not the message: never forwarded (RFC 9110, 7.6.1).
+_HOP_BY_HOP = {"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"}
+_HOP_BY_HOP |= {"proxy-authenticate", "proxy-authorization", "proxy-connection"}
+_SKIP_REQUEST = _HOP_BY_HOP | {"host", "content-length"}
+# aiohttp decompresses the upstream body, so its length and encoding headers no longer hold.
+_SKIP_RESPONSE = _HOP_BY_HOP | {"content-length", "content-encoding"}
+_TARGET_PREFIX = "DynamoDB_20120810."
+_ERROR_TYPE_PREFIX = "com.amazonaws.dynamodb.v20120810#"
+_JSON_TYPE = "application/x-amz-json-1.0"
+
+JSONObject = dict[str, Any]
+Rewrite = Callable[[JSONObject, JSONObject], JSONObject]
+
+
+@dataclass
+class _Rule:
+    kind: str  # "fail", "drop", "delay" or "rewrite"
+    operation: str | None
+    times: int | None
+    seconds: float = 0.0
+    error: tuple[int, bytes] | None = None
+    fn: Rewrite | None = None
+
+
+def _crc32(body: bytes) -> str:
+    return str(zlib.crc32(body) & 0xFFFFFFFF)
+
+
+def _json_object(body: bytes) -> JSONObject:
+    """The body as a JSON object; ``{}`` for an empty body or anything else."""
+    try:
+        value = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class FaultProxy:
+    """An HTTP proxy on ``127.0.0.1`` that forwards DynamoDB requests to ``upstream`` and
+    injects faults into them, by operation name, following rules you register.
+
+    The server runs on its own event loop in a background thread, so the proxy works from
+    any test: sync or async, one loop per test or several ``asyncio.run`` calls.
+
+    >>> with FaultProxy(dynamodb_endpoint) as proxy:  # doctest: +SKIP
+    ...     proxy.fail("PutItem", times=2)  # throttled twice, then through
+    ...     db = Session(region=REGION, endpoint_url=proxy.endpoint, **DUMMY_CREDENTIALS)
+    ...     asyncio.run(db.put(Thing("t", 1)))
+    ...     assert proxy.count("PutItem") == 3
+
+    Rules match an operation (``"PutItem"``; ``None`` matches every request) and apply in
+    the order they were registered, each to its first ``times`` matching requests (``None``:
+    forever). Delays before a ``fail`` or ``drop`` rule still apply; the first ``fail`` or
+    ``drop`` answers the request, and the rules after it do not apply to that request.
+    Otherwise the request is forwarded and the ``rewrite`` rules edit the answer, in order.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self._lock = threading.Lock()
+        self._rules: list[_Rule] = []
+        self._requests: list[tuple[str | None, JSONObject]] = []
+        self._endpoint: str | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._client: ClientSession | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The proxy's URL, ``http://127.0.0.1:<port>``; give it to the client as
+        ``endpoint_url``. Only while the proxy runs."""
+        if self._endpoint is None:
+            raise RuntimeError("FaultProxy is not running: call start() first")
+        return self._endpoint
+
+    def start(self) -> FaultProxy:
+        """Start serving on a free port of ``127.0.0.1`` and return the proxy.
+
+        >>> proxy = FaultProxy("http://127.0.0.1:8000").start()  # doctest: +SKIP
+        """
+        if self._thread is not None:
+            raise RuntimeError("FaultProxy is already running")
+        ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+        # A daemon thread, so that a proxy somebody forgot to stop never blocks interpreter exit.
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._serve(ready)), name="FaultProxy", daemon=True
+        )
+        self._thread.start()
+        try:
+            self._endpoint = ready.result(timeout=30)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close every connection and end the thread; again is a no-op.
+
+        >>> proxy.stop()  # doctest: +SKIP
+        """
+        thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is None:
+            return
+        if loop is not None and stopping is not None:
+            # RuntimeError: the loop already closed, as the thread ended on its own.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stopping.set)
+        thread.join()
+        self._thread = self._loop = self._stopping = self._endpoint = None
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> FaultProxy:
+        # Starting and joining the thread block briefly: keep that off the caller's loop.
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(self, *_: object) -> None:
+        await asyncio.to_thread(self.stop)
+
+    async def _serve(self, ready: concurrent.futures.Future[str]) -> None:
+        """The thread's main coroutine: serve until ``stop()``, then clean up everything."""
+        from aiohttp import ClientSession, web
+
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        # access_log=None: one INFO line per request would only be noise in test logs.
+        runner = web.ServerRunner(web.Server(self._handle, access_log=None), shutdown_timeout=1)
+        try:
+            async with ClientSession() as self._client:
+                await runner.setup()
+                try:
+                    await web.TCPSite(runner, "127.0.0.1", 0).start()  # port 0: a free one
+                    ready.set_result(f"http://127.0.0.1:{runner.addresses[0][1]}")
+                    await self._stopping.wait()
+                finally:
+                    await runner.cleanup()  # closes the listener and every client connection
+        except BaseException as exc:
+            if ready.done():
+                raise
+            ready.set_exception(exc)  # start() raises it
+
+    def fail(
+        self,
+        operation: str | None,
+        *,
+        code: str = "ProvisionedThroughputExceededException",
+        status: int = 400,
+        message: str | None = None,
+        times: int | None = 1,
+    ) -> None:
+        """Answer matching requests with a DynamoDB error, without contacting upstream.
+
+        >>> proxy.fail("PutItem", times=2)  # throttled twice  # doctest: +SKIP
+        >>> proxy.fail(None, code="InternalServerError", status=500)  # doctest: +SKIP
+        """
+        text = message if message is not None else f"{code} injected by FaultProxy"
+        body = json.dumps({"__type": _ERROR_TYPE_PREFIX + code, "message": text}).encode()
+        self._add(_Rule("fail", operation, times, error=(status, body)))
+
+    def drop(self, operation: str | None, *, times: int | None = 1) -> None:
+        """Close the client's connection without any response (the request is not forwarded).
+
+        >>> proxy.drop("GetItem")  # botocore sees ConnectionClosedError  # doctest: +SKIP
+        """
+        self._add(_Rule("drop", operation, times))
+
+    def delay(self, operation: str | None, seconds: float, *, times: int | None = 1) -> None:
+        """Wait ``seconds`` before forwarding matching requests (e.g. to hit a read timeout).
+
+        >>> proxy.delay("Query", 2.5)  # doctest: +SKIP
+        """
+        if seconds < 0:
+            raise ValueError(f"seconds must not be negative, not {seconds!r}")
+        self._add(_Rule("delay", operation, times, seconds=seconds))
+
+    def rewrite(self, operation: str | None, fn: Rewrite, *, times: int | None = None) -> None:
+        """Forward, then answer with ``fn(request_json, response_json)`` instead of the
+        upstream JSON; ``x-amz-crc32`` is recomputed. Only 2xx answers are rewritten (and count
+        against ``times``); if ``fn`` raises, the client gets a 500 and aiohttp logs why.
+
+        >>> def creating(request, response):  # doctest: +SKIP
+        ...     response["Table"]["TableStatus"] = "CREATING"
+        ...     return response
+        >>> proxy.rewrite("DescribeTable", creating)  # doctest: +SKIP
+        """
+        self._add(_Rule("rewrite", operation, times, fn=fn))
+
+    def clear(self) -> None:
+        """Remove every rule; requests are forwarded untouched again.
+
+        >>> proxy.clear()  # doctest: +SKIP
+        """
+        with self._lock:
+            self._rules.clear()
+
+    def _add(self, rule: _Rule) -> None:
+        if rule.times is not None and rule.times < 1:
+            raise ValueError(f"times must be None (forever) or at least 1, not {rule.times!r}")
+        with self._lock:
+            self._rules.append(rule)
+
+    def _take(self, operation: str | None, kinds: tuple[str, ...]) -> list[_Rule]:
+        """The live rules of ``kinds`` that apply to this request, in order, up to the first
+        fail or drop; each one used up once. Under the lock, so concurrent requests never
+        both get a rule's last use."""
+        taken: list[_Rule] = []
+        with self._lock:
+            for rule in list(self._rules):
+                if rule.kind not in kinds or rule.operation not in (None, operation):
+                    continue
+                taken.append(rule)
+                if rule.times is not None:
+                    rule.times -= 1
+                    if rule.times == 0:
+                        self._rules.remove(rule)
+                if rule.kind in ("fail", "drop"):
+                    break
+        return taken
+
+    @property
+    def requests(self) -> list[tuple[str | None, JSONObject]]:
+        """A copy of ``(operation, request_json)`` for every request seen, in arrival order
+        (dropped and failed ones included); the operation is None without ``X-Amz-Target``.
+
+        >>> [op for op, _ in proxy.requests]  # ['CreateTable', 'PutItem']  # doctest: +SKIP
+        """
+        with self._lock:
+            return list(self._requests)
+
+    def count(self, operation: str | None = None) -> int:
+        """How many requests for ``operation`` were seen (every request for None).
+
+        >>> assert proxy.count("PutItem") == 3  # doctest: +SKIP
+        """
+        with self._lock:
+            return sum(operation is None or op == operation for op, _ in self._requests)
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        from aiohttp import ClientError, web
+        from multidict import CIMultiDict
+
+        body = await request.read()
+        target = request.headers.get("X-Amz-Target", "")
+        operation = target.removeprefix(_TARGET_PREFIX) if target else None
+        with self._lock:
+            self._requests.append((operation, _json_object(body)))
+
+        for rule in self._take(operation, ("delay", "fail", "drop")):  # in registration order
+            if rule.kind == "delay":
+                await asyncio.sleep(rule.seconds)
+            elif rule.kind == "drop":
+                # aiohttp finds the transport closing when it writes the response below and
+                # gives up quietly: the client sees the connection end with no answer.
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=500)
+            elif rule.error is not None:
+                status, error = rule.error
+                headers = {"Content-Type": _JSON_TYPE, "x-amz-crc32": _crc32(error)}
+                return web.Response(status=status, body=error, headers=headers)
+
+        forward = [(k, v) for k, v in request.headers.items() if k.lower() not in _SKIP_REQUEST]
+        url = self.upstream + str(request.rel_url)
+        assert self._client is not None
+        try:
+            async with self._client.request(
+                request.method, url, data=body, headers=forward, allow_redirects=False
+            ) as upstream:
+                status, reason, answer = upstream.status, upstream.reason, await upstream.read()
+                out = CIMultiDict(
+                    (k, v) for k, v in upstream.headers.items() if k.lower() not in _SKIP_RESPONSE
+                )
+                changed = "Content-Encoding" in upstream.headers  # decompressed by aiohttp
+        except ClientError as exc:  # the engine is gone: answer as a gateway would
+            return web.Response(status=502, text=f"FaultProxy: upstream failed: {exc!r}")
+
+        if 200 <= status < 300:
+            for rule in self._take(operation, ("rewrite",)):
+                assert rule.fn is not None
+                # A fresh request dict each time: the recorded one must not change under fn.
+                answer = json.dumps(rule.fn(_json_object(body), _json_object(answer))).encode()
+                changed = True
+        if changed:
+            out["x-amz-crc32"] = _crc32(answer)  # botocore verifies it against the body
+        return web.Response(status=status, reason=reason, body=answer, headers=out)
