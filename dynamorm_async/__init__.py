@@ -25,6 +25,7 @@ Importing this package is cheap: aiobotocore, botocore and aiohttp are imported 
 client is first needed.
 """
 
+from ._batch_writer import BatchStats, BatchWriter
 from ._convert import (
     Converter,
     configure_converter,
@@ -35,6 +36,7 @@ from ._convert import (
 )
 from ._description import IndexDescription, KeyElement, Provisioned, TableDescription
 from ._errors import (
+    BatchIncomplete,
     CancellationReason,
     ConditionFailed,
     DeserializationError,
@@ -66,10 +68,15 @@ from ._model import (
     model,
     model_info,
 )
+from ._queries import Page, Query, Scan
 from ._session import Session
 from ._tables import TableManager
+from ._transactions import Transaction
 
 __all__ = [
+    "BatchIncomplete",
+    "BatchStats",
+    "BatchWriter",
     "CancellationReason",
     "Condition",
     "ConditionFailed",
@@ -86,9 +93,12 @@ __all__ = [
     "LocalIndex",
     "ModelError",
     "ModelInfo",
+    "Page",
     "Path",
     "Provisioned",
+    "Query",
     "RequestFailed",
+    "Scan",
     "SchemaMismatch",
     "Session",
     "SessionClosed",
@@ -100,6 +110,7 @@ __all__ = [
     "TableProtected",
     "TableWaitTimeout",
     "Throttled",
+    "Transaction",
     "TransactionCanceled",
     "ValidationError",
     "VersionConflict",

@@ -15,6 +15,7 @@
      │    ├── TableAlreadyExists CreateTable for a name that is taken
      │    ├── Throttled          throughput exceeded, after the client's retries were spent
      │    └── TransactionCanceled   a transaction was cancelled (carries one reason per action)
+     ├── BatchIncomplete         a batch gave up with items left (carries every one of them)
      ├── SchemaMismatch          an existing table's keys or indexes differ from the model
      ├── TableProtected          delete() of a table with deletion protection on
      ├── TableWaitTimeout        a table did not become ACTIVE (or go away) in time; also a
@@ -32,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BatchIncomplete",
     "CancellationReason",
     "ConditionFailed",
     "DeserializationError",
@@ -212,17 +214,32 @@ class Throttled(RequestFailed):
 class CancellationReason:
     """Why one action of a cancelled transaction failed: ``code`` (``"None"`` for actions
     that were fine, ``"ConditionalCheckFailed"``, ``"TransactionConflict"``, ...), DynamoDB's
-    ``message`` and the stored ``item`` when it was returned."""
+    ``message``, the stored ``item`` when it was returned (as the model when it loads),
+    ``action``, which action it was (``"put Order {'customer_id': 'c1', ...}"``) when known,
+    and ``version_conflict``, True when the action's version check is what failed.
+    """
 
-    __slots__ = ("code", "item", "message")
+    __slots__ = ("action", "code", "item", "message", "version_conflict")
 
-    def __init__(self, code: str, message: str | None = None, item: Any = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        item: Any = None,
+        action: str | None = None,
+        version_conflict: bool = False,
+    ) -> None:
         self.code = code
         self.message = message
         self.item = item
+        self.action = action
+        self.version_conflict = version_conflict
 
     def __repr__(self) -> str:
-        return f"CancellationReason(code={self.code!r}, message={self.message!r})"
+        return (
+            f"CancellationReason(code={self.code!r}, message={self.message!r}, "
+            f"action={self.action!r})"
+        )
 
 
 class TransactionCanceled(RequestFailed):
@@ -234,6 +251,27 @@ class TransactionCanceled(RequestFailed):
     def __init__(self, message: str, *, reasons: list[CancellationReason], **context: Any) -> None:
         super().__init__(message, **context)
         self.reasons = reasons
+
+
+class BatchIncomplete(DynamORMError):
+    """A batch operation spent its retries with work left undone; nothing is dropped
+    silently.
+
+    ``unprocessed`` holds every item not done, as given: for ``batch_write`` the objects not
+    written and the deletes not made, for ``batch_get`` the keys not read. ``done`` counts
+    what succeeded; the last error (if any) is chained as ``__cause__``::
+
+        try:
+            await db.batch_write(put=orders)
+        except BatchIncomplete as exc:
+            await retry_later(exc.unprocessed)
+    """
+
+    def __init__(self, message: str, *, operation: str, unprocessed: list[Any], done: int) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.unprocessed = unprocessed
+        self.done = done
 
 
 class SchemaMismatch(DynamORMError):

@@ -2,7 +2,10 @@
 UpdateItem), with conditions, optimistic locking and managed timestamps.
 
 Every input is checked against the model before a request is built, so bad input raises
-``ValidationError`` and touches nothing.
+``ValidationError`` and touches nothing. The writes are built by ``build_put``,
+``build_update``, ``build_delete`` and ``build_condition_check`` into a ``WriteRequest``, so
+that a transaction (``_transactions``) sends exactly what the single-item call would, with the
+same version checks and managed attributes.
 """
 
 from __future__ import annotations
@@ -11,14 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar, overload
 
-import attrs
-
-from ._codecs import AttributeValue
+from ._base import SessionBase
 from ._compile import ExpressionContext
-from ._convert import Converter
-from ._errors import ConditionFailed, DeserializationError, ValidationError
+from ._errors import ConditionFailed, ValidationError
 from ._expressions import Condition
-from ._hooks import dump_hook
 from ._item_size import MAX_ITEM_BYTES, item_size
 from ._keys import MISSING, Key, key_from_object, key_from_values, key_of_item
 from ._locking import check_mutable, classify_failure, version_condition, version_of
@@ -26,84 +25,312 @@ from ._model import ModelInfo, model_info
 from ._translate import Context
 from ._update import UpdateBuilder
 
-__all__ = ["ItemOperations"]
+__all__ = [
+    "ItemOperations",
+    "WriteRequest",
+    "build_condition_check",
+    "build_delete",
+    "build_put",
+    "build_update",
+    "projection",
+    "resolve_target",
+]
 
 T = TypeVar("T")
+
+# The API call of each kind of write, when it is sent on its own.
+_OPERATIONS = {"put": "PutItem", "update": "UpdateItem", "delete": "DeleteItem"}
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class ItemOperations:
-    """put / get / delete / update; ``Session`` provides the converter, table names and
-    the transport."""
+class WriteRequest:
+    """One write, checked and built but not sent: the parameters PutItem, UpdateItem or
+    DeleteItem take (a transaction wraps the same ones as its ``Put``, ``Update``, ``Delete``
+    or ``ConditionCheck`` action), and what to do with the answer.
 
-    converter: Converter
+    ``expected`` is the version the object in memory has (None when none is checked), and
+    ``changes`` the attributes to set on ``obj`` once the write succeeded (put's new version
+    and timestamps): a failed write must leave the object as it was.
+    """
 
-    def table_name(self, model: type, table_name: str | None = None) -> str:
-        raise NotImplementedError
+    __slots__ = (
+        "action",
+        "changes",
+        "expected",
+        "info",
+        "key",
+        "must_exist",
+        "obj",
+        "params",
+        "table",
+    )
 
-    async def _send(self, operation: str, params: dict[str, Any], ctx: Context) -> Any:
-        raise NotImplementedError
-
-    def _model_of(self, obj: Any, operation: str) -> ModelInfo:
-        if isinstance(obj, type):
-            raise ValidationError(
-                f"{operation} takes a model instance, got the class {obj.__qualname__}",
-                value_type=obj,
-            )
-        if not attrs.has(type(obj)):
-            raise ValidationError(
-                f"{operation} takes a model instance, got {type(obj).__qualname__}",
-                value_type=type(obj),
-            )
-        return model_info(type(obj))
-
-    def _dump_datetime(self, value: datetime) -> AttributeValue:
-        hook = dump_hook(self.converter, datetime)
-        av: AttributeValue = hook(value)
-        return av
-
-    def _load(self, info: ModelInfo, item: Mapping[str, AttributeValue] | None) -> Any:
-        return None if item is None else self.converter.load_item(info.cls, item)
-
-    def _load_or_raw(self, info: ModelInfo, item: Any) -> Any:
-        """The stored item returned with a failed condition, as the model when it loads."""
-        if item is None:
-            return None
-        try:
-            return self.converter.load_item(info.cls, item)
-        except DeserializationError:
-            return item
-
-    def _partial(self, info: ModelInfo, item: Mapping[str, AttributeValue]) -> dict[str, Any]:
-        """A projected item as ``{field name: value}``, each loaded by its declared type;
-        a nested attribute that was projected in part is loaded as plain values."""
-        out: dict[str, Any] = {}
-        for f in info.fields:
-            av = item.get(f.stored_name)
-            if av is None:
-                continue
-            try:
-                out[f.name] = self.converter.load_value(av, f.type)
-            except DeserializationError:
-                out[f.name] = self.converter.load_value(av, Any)
-        return out
-
-    @staticmethod
-    def _expression_params(
-        params: dict[str, Any], ctx: ExpressionContext, conditions: list[str]
+    def __init__(
+        self,
+        action: str,
+        info: ModelInfo,
+        table: str,
+        key: Key,
+        params: dict[str, Any],
+        *,
+        expected: int | None = None,
+        must_exist: bool = False,
+        obj: Any = None,
+        changes: dict[str, Any] | None = None,
     ) -> None:
-        if conditions:
-            params["ConditionExpression"] = " AND ".join(
-                c if len(conditions) == 1 else f"({c})" for c in conditions
+        self.action = action  # "put", "update", "delete" or "condition_check"
+        self.info = info
+        self.table = table
+        self.key = key
+        self.params = params  # without ReturnValues, which only the single-item calls take
+        self.expected = expected
+        self.must_exist = must_exist  # an update without upsert: the item has to exist
+        self.obj = obj
+        self.changes = changes or {}
+
+    def describe(self) -> str:
+        """``"put Order {'customer_id': 'c1', 'order_id': 'o1'}"``."""
+        return f"{self.action} {self.info.cls.__qualname__} {self.key!r}"
+
+    def apply(self) -> None:
+        """Write the managed attributes back into the object, after the write succeeded."""
+        for name, value in self.changes.items():
+            setattr(self.obj, name, value)
+
+
+def resolve_target(
+    session: SessionBase, target: Any, hash_key: Any, range_key: Any, operation: str
+) -> tuple[ModelInfo, Key, int | None]:
+    """(model, key, expected version) for ``op(obj)`` or ``op(Model, hash, range)``."""
+    if isinstance(target, type):
+        info = model_info(target)
+        if hash_key is MISSING:
+            raise ValidationError(
+                f"{operation}({target.__qualname__}, ...) needs the key values",
+                model=target,
             )
-            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        if ctx.names:
-            params["ExpressionAttributeNames"] = ctx.names
-        if ctx.values:
-            params["ExpressionAttributeValues"] = ctx.values
+        return info, key_from_values(info, session.converter, hash_key, range_key), None
+    info = session._model_of(target, operation)
+    if hash_key is not MISSING or range_key is not MISSING:
+        raise ValidationError(
+            f"{operation} takes a model instance or a model class with key values, "
+            f"not an instance and key values",
+            model=info.cls,
+        )
+    key = key_from_object(info, session.converter, target)
+    return info, key, version_of(info, target)
+
+
+def build_put(
+    session: SessionBase,
+    obj: Any,
+    *,
+    condition: Condition | None = None,
+    if_not_exists: bool = False,
+    table_name: str | None = None,
+) -> WriteRequest:
+    """The PutItem of ``obj``: its item with the next version and the timestamps, and the
+    conditions (version, ``if_not_exists``, ``condition``). See ``ItemOperations.put``."""
+    info = session._model_of(obj, "put")
+    item = session.converter.dump_item(obj)
+    table = session.table_name(info.cls, table_name)
+    key = Key(key_of_item(info, item), _key_values(info, obj))
+    ctx = ExpressionContext(info, session.converter)
+    conditions: list[str] = []
+    changes: dict[str, Any] = {}
+    expected = version_of(info, obj)
+    if info.version is not None and expected is not None:
+        conditions.append(version_condition(info, ctx, expected))
+        changes[info.version] = expected + 1
+        item[info.field(info.version).stored_name] = {"N": str(expected + 1)}
+    now = None
+    if info.created_at is not None and getattr(obj, info.created_at) is None:
+        now = _now()
+        changes[info.created_at] = now
+        item[info.field(info.created_at).stored_name] = session._dump_datetime(now)
+    if info.updated_at is not None:
+        now = now or _now()
+        changes[info.updated_at] = now
+        item[info.field(info.updated_at).stored_name] = session._dump_datetime(now)
+    if changes:
+        check_mutable(info, obj, next(iter(changes)))
+    if if_not_exists:
+        conditions.append(f"attribute_not_exists({ctx.name(info.hash_key.stored_name)})")
+    if condition is not None:
+        conditions.append(ctx.condition(condition))
+    size = item_size(item)
+    if size > MAX_ITEM_BYTES:
+        raise ValidationError(
+            f"{info.cls.__qualname__} {key!r}: the item is {size} bytes, over DynamoDB's "
+            f"limit of {MAX_ITEM_BYTES} bytes (400 KB)",
+            model=info.cls,
+            operation="PutItem",
+            table=table,
+        )
+    params: dict[str, Any] = {"TableName": table, "Item": item}
+    session._expression_params(params, ctx, conditions)
+    return WriteRequest(
+        "put", info, table, key, params, expected=expected, obj=obj, changes=changes
+    )
+
+
+def build_delete(
+    session: SessionBase,
+    target: Any,
+    hash_key: Any = MISSING,
+    range_key: Any = MISSING,
+    *,
+    condition: Condition | None = None,
+    table_name: str | None = None,
+) -> WriteRequest:
+    """The DeleteItem of ``target`` (an instance, or a class with ``hash_key``/``range_key``),
+    with the version condition of an instance and ``condition``."""
+    info, key, expected = resolve_target(session, target, hash_key, range_key, "delete")
+    table = session.table_name(info.cls, table_name)
+    ctx = ExpressionContext(info, session.converter)
+    conditions: list[str] = []
+    if expected is not None:
+        conditions.append(version_condition(info, ctx, expected))
+    if condition is not None:
+        conditions.append(ctx.condition(condition))
+    params: dict[str, Any] = {"TableName": table, "Key": key.item}
+    session._expression_params(params, ctx, conditions)
+    return WriteRequest("delete", info, table, key, params, expected=expected)
+
+
+def build_condition_check(
+    session: SessionBase,
+    target: Any,
+    hash_key: Any = MISSING,
+    range_key: Any = MISSING,
+    *,
+    condition: Condition | None,
+    table_name: str | None = None,
+) -> WriteRequest:
+    """A transaction's ConditionCheck: ``condition`` must hold for the item with this key.
+
+    Only the key is taken from an instance: its version is not checked, because the check
+    is about the condition given, not about whether the object in memory is current."""
+    info, key, _ = resolve_target(session, target, hash_key, range_key, "condition_check")
+    table = session.table_name(info.cls, table_name)
+    if condition is None:
+        raise ValidationError(
+            f"condition_check of {info.cls.__qualname__} {key!r} needs a condition, such as "
+            "attr('status') == 'open'",
+            model=info.cls,
+        )
+    ctx = ExpressionContext(info, session.converter)
+    params: dict[str, Any] = {"TableName": table, "Key": key.item}
+    session._expression_params(params, ctx, [ctx.condition(condition)])
+    return WriteRequest("condition_check", info, table, key, params)
+
+
+def build_update(
+    session: SessionBase,
+    target: Any,
+    hash_key: Any = MISSING,
+    range_key: Any = MISSING,
+    *,
+    set: Mapping[Any, Any] | None = None,
+    set_if_not_exists: Mapping[Any, Any] | None = None,
+    add: Mapping[Any, Any] | None = None,
+    delete: Mapping[Any, Any] | None = None,
+    remove: Iterable[Any] = (),
+    append: Mapping[Any, Any] | None = None,
+    prepend: Mapping[Any, Any] | None = None,
+    condition: Condition | None = None,
+    upsert: bool = False,
+    table_name: str | None = None,
+) -> WriteRequest:
+    """The UpdateItem of ``target``: its update expression with the managed version and
+    timestamps, and its conditions. See ``ItemOperations.update``."""
+    info, key, expected = resolve_target(session, target, hash_key, range_key, "update")
+    table = session.table_name(info.cls, table_name)
+    ctx = ExpressionContext(info, session.converter)
+    builder = UpdateBuilder(ctx)
+    for argument, mapping, action in (
+        ("set", set, builder.set),
+        ("set_if_not_exists", set_if_not_exists, builder.set_if_not_exists),
+        ("add", add, builder.add),
+        ("delete", delete, builder.delete),
+    ):
+        for path, value in _pairs(info, argument, mapping):
+            action(path, value)
+    for path, values in _pairs(info, "append", append):
+        builder.append(path, values)
+    for path, values in _pairs(info, "prepend", prepend):
+        builder.append(path, values, prepend=True)
+    if isinstance(remove, (str, bytes)) or not isinstance(remove, Iterable):
+        raise ValidationError(
+            f"{info.cls.__qualname__}: remove takes a list of attribute names, got {remove!r:.60}",
+            model=info.cls,
+        )
+    for path in remove:
+        builder.remove(path)
+    if builder.empty:
+        raise ValidationError(
+            f"{info.cls.__qualname__}: update needs at least one of set=, "
+            "set_if_not_exists=, add=, delete=, remove=, append= or prepend=",
+            model=info.cls,
+        )
+    conditions: list[str] = []
+    if info.version is not None:
+        version_name = info.field(info.version).stored_name
+        if expected is None:  # by class and key: count the write, check nothing
+            builder.managed(version_name, {"N": "1"}, add=True)
+        elif expected == 0 and not upsert:
+            raise ValidationError(
+                f"{info.cls.__qualname__} {key!r} has version 0, so it was never stored: "
+                "put() it first, or pass upsert=True",
+                model=info.cls,
+                field=info.version,
+            )
+        else:
+            conditions.append(version_condition(info, ctx, expected))
+            builder.managed(version_name, {"N": str(expected + 1)})
+    now = _now()
+    if info.updated_at is not None and not builder.touches(info.updated_at):
+        stored = info.field(info.updated_at).stored_name
+        builder.managed(stored, session._dump_datetime(now))
+    if upsert and info.created_at is not None and not builder.touches(info.created_at):
+        stored = info.field(info.created_at).stored_name
+        builder.managed(stored, session._dump_datetime(now), only_if_absent=True)
+    if not upsert:
+        conditions.append(f"attribute_exists({ctx.name(info.hash_key.stored_name)})")
+    if condition is not None:
+        conditions.append(ctx.condition(condition))
+    params: dict[str, Any] = {
+        "TableName": table,
+        "Key": key.item,
+        "UpdateExpression": builder.expression(),
+    }
+    session._expression_params(params, ctx, conditions)
+    return WriteRequest(
+        "update", info, table, key, params, expected=expected, must_exist=not upsert
+    )
+
+
+class ItemOperations(SessionBase):
+    """put / get / delete / update (PutItem, GetItem, DeleteItem, UpdateItem)."""
+
+    async def _write(self, request: WriteRequest, return_values: str | None = None) -> Any:
+        """Send one built write on its own; a failed condition raises ``VersionConflict``
+        or ``ConditionFailed`` carrying the stored item."""
+        operation = _OPERATIONS[request.action]
+        params = request.params
+        if return_values is not None:
+            params = {**params, "ReturnValues": return_values}
+        ctx = Context(operation, request.table, request.key.values)
+        try:
+            return await self._send(operation, params, ctx)
+        except ConditionFailed as err:
+            stored = self._load_or_raw(request.info, err.item)
+            raise classify_failure(
+                err, request.info, stored, request.expected, must_exist=request.must_exist
+            ) from err.__cause__
 
     async def put(
         self,
@@ -129,56 +356,13 @@ class ItemOperations:
 
             await db.put(order, if_not_exists=True)
         """
-        info = self._model_of(obj, "put")
-        item = self.converter.dump_item(obj)
-        table = self.table_name(info.cls, table_name)
-        key = Key(key_of_item(info, item), _key_values(info, obj))
-        ctx = ExpressionContext(info, self.converter)
-        conditions: list[str] = []
-        changes: dict[str, Any] = {}
-        expected = version_of(info, obj)
-        if info.version is not None and expected is not None:
-            conditions.append(version_condition(info, ctx, expected))
-            changes[info.version] = expected + 1
-            item[info.field(info.version).stored_name] = {"N": str(expected + 1)}
-        now = None
-        if info.created_at is not None and getattr(obj, info.created_at) is None:
-            now = _now()
-            changes[info.created_at] = now
-            item[info.field(info.created_at).stored_name] = self._dump_datetime(now)
-        if info.updated_at is not None:
-            now = now or _now()
-            changes[info.updated_at] = now
-            item[info.field(info.updated_at).stored_name] = self._dump_datetime(now)
-        if changes:
-            check_mutable(info, obj, next(iter(changes)))
-        if if_not_exists:
-            conditions.append(f"attribute_not_exists({ctx.name(info.hash_key.stored_name)})")
-        if condition is not None:
-            conditions.append(ctx.condition(condition))
-        size = item_size(item)
-        if size > MAX_ITEM_BYTES:
-            raise ValidationError(
-                f"{info.cls.__qualname__} {key!r}: the item is {size} bytes, over DynamoDB's "
-                f"limit of {MAX_ITEM_BYTES} bytes (400 KB)",
-                model=info.cls,
-                operation="PutItem",
-                table=table,
-            )
-        params: dict[str, Any] = {"TableName": table, "Item": item}
-        self._expression_params(params, ctx, conditions)
+        request = build_put(
+            self, obj, condition=condition, if_not_exists=if_not_exists, table_name=table_name
+        )
+        response = await self._write(request, "ALL_OLD" if return_old else None)
+        request.apply()
         if return_old:
-            params["ReturnValues"] = "ALL_OLD"
-        try:
-            response = await self._send("PutItem", params, Context("PutItem", table, key.values))
-        except ConditionFailed as err:
-            raise classify_failure(
-                err, info, self._load_or_raw(info, err.item), expected
-            ) from err.__cause__
-        for name, value in changes.items():
-            setattr(obj, name, value)
-        if return_old:
-            old: T | None = self._load(info, response.get("Attributes"))
+            old: T | None = self._load(request.info, response.get("Attributes"))
             return old
         return None
 
@@ -235,7 +419,7 @@ class ItemOperations:
             params["ConsistentRead"] = True
         if attributes is not None:
             ctx = ExpressionContext(info, self.converter)
-            params["ProjectionExpression"] = _projection(ctx, attributes)
+            params["ProjectionExpression"] = projection(ctx, attributes)
             params["ExpressionAttributeNames"] = ctx.names
         response = await self._send("GetItem", params, Context("GetItem", table, key.values))
         item = response.get("Item")
@@ -265,49 +449,11 @@ class ItemOperations:
 
             old = await db.delete(Order, "cust-1", "order-9", return_old=True)
         """
-        info, key, expected = self._target(target, hash_key, range_key, "delete")
-        table = self.table_name(info.cls, table_name)
-        ctx = ExpressionContext(info, self.converter)
-        conditions: list[str] = []
-        if expected is not None:
-            conditions.append(version_condition(info, ctx, expected))
-        if condition is not None:
-            conditions.append(ctx.condition(condition))
-        params: dict[str, Any] = {"TableName": table, "Key": key.item}
-        self._expression_params(params, ctx, conditions)
-        if return_old:
-            params["ReturnValues"] = "ALL_OLD"
-        try:
-            response = await self._send(
-                "DeleteItem", params, Context("DeleteItem", table, key.values)
-            )
-        except ConditionFailed as err:
-            raise classify_failure(
-                err, info, self._load_or_raw(info, err.item), expected
-            ) from err.__cause__
-        return self._load(info, response.get("Attributes")) if return_old else None
-
-    def _target(
-        self, target: Any, hash_key: Any, range_key: Any, operation: str
-    ) -> tuple[ModelInfo, Key, int | None]:
-        """(model, key, expected version) for ``op(obj)`` or ``op(Model, hash, range)``."""
-        if isinstance(target, type):
-            info = model_info(target)
-            if hash_key is MISSING:
-                raise ValidationError(
-                    f"{operation}({target.__qualname__}, ...) needs the key values",
-                    model=target,
-                )
-            return info, key_from_values(info, self.converter, hash_key, range_key), None
-        info = self._model_of(target, operation)
-        if hash_key is not MISSING or range_key is not MISSING:
-            raise ValidationError(
-                f"{operation} takes a model instance or a model class with key values, "
-                f"not an instance and key values",
-                model=info.cls,
-            )
-        key = key_from_object(info, self.converter, target)
-        return info, key, version_of(info, target)
+        request = build_delete(
+            self, target, hash_key, range_key, condition=condition, table_name=table_name
+        )
+        response = await self._write(request, "ALL_OLD" if return_old else None)
+        return self._load(request.info, response.get("Attributes")) if return_old else None
 
     async def update(
         self,
@@ -349,79 +495,24 @@ class ItemOperations:
             order = await db.update(order, set={"status": "shipped"}, add={"total": 5},
                                     remove=["note"])
         """
-        info, key, expected = self._target(target, hash_key, range_key, "update")
-        table = self.table_name(info.cls, table_name)
-        ctx = ExpressionContext(info, self.converter)
-        builder = UpdateBuilder(ctx)
-        for argument, mapping, action in (
-            ("set", set, builder.set),
-            ("set_if_not_exists", set_if_not_exists, builder.set_if_not_exists),
-            ("add", add, builder.add),
-            ("delete", delete, builder.delete),
-        ):
-            for path, value in _pairs(info, argument, mapping):
-                action(path, value)
-        for path, values in _pairs(info, "append", append):
-            builder.append(path, values)
-        for path, values in _pairs(info, "prepend", prepend):
-            builder.append(path, values, prepend=True)
-        if isinstance(remove, (str, bytes)) or not isinstance(remove, Iterable):
-            raise ValidationError(
-                f"{info.cls.__qualname__}: remove takes a list of attribute names, "
-                f"got {remove!r:.60}",
-                model=info.cls,
-            )
-        for path in remove:
-            builder.remove(path)
-        if builder.empty:
-            raise ValidationError(
-                f"{info.cls.__qualname__}: update needs at least one of set=, "
-                "set_if_not_exists=, add=, delete=, remove=, append= or prepend=",
-                model=info.cls,
-            )
-        conditions: list[str] = []
-        if info.version is not None:
-            version_name = info.field(info.version).stored_name
-            if expected is None:  # by class and key: count the write, check nothing
-                builder.managed(version_name, {"N": "1"}, add=True)
-            elif expected == 0 and not upsert:
-                raise ValidationError(
-                    f"{info.cls.__qualname__} {key!r} has version 0, so it was never stored: "
-                    "put() it first, or pass upsert=True",
-                    model=info.cls,
-                    field=info.version,
-                )
-            else:
-                conditions.append(version_condition(info, ctx, expected))
-                builder.managed(version_name, {"N": str(expected + 1)})
-        now = _now()
-        if info.updated_at is not None and not builder.touches(info.updated_at):
-            stored = info.field(info.updated_at).stored_name
-            builder.managed(stored, self._dump_datetime(now))
-        if upsert and info.created_at is not None and not builder.touches(info.created_at):
-            stored = info.field(info.created_at).stored_name
-            builder.managed(stored, self._dump_datetime(now), only_if_absent=True)
-        if not upsert:
-            conditions.append(f"attribute_exists({ctx.name(info.hash_key.stored_name)})")
-        if condition is not None:
-            conditions.append(ctx.condition(condition))
-        params: dict[str, Any] = {
-            "TableName": table,
-            "Key": key.item,
-            "UpdateExpression": builder.expression(),
-            "ReturnValues": "ALL_NEW",
-        }
-        self._expression_params(params, ctx, conditions)
-        try:
-            response = await self._send(
-                "UpdateItem", params, Context("UpdateItem", table, key.values)
-            )
-        except ConditionFailed as err:
-            stored = self._load_or_raw(info, err.item)
-            raise classify_failure(
-                err, info, stored, expected, must_exist=not upsert
-            ) from err.__cause__
-        return self._load(info, response.get("Attributes"))
+        request = build_update(
+            self,
+            target,
+            hash_key,
+            range_key,
+            set=set,
+            set_if_not_exists=set_if_not_exists,
+            add=add,
+            delete=delete,
+            remove=remove,
+            append=append,
+            prepend=prepend,
+            condition=condition,
+            upsert=upsert,
+            table_name=table_name,
+        )
+        response = await self._write(request, "ALL_NEW")
+        return self._load(request.info, response.get("Attributes"))
 
 
 def _key_values(info: ModelInfo, obj: Any) -> dict[str, Any]:
@@ -442,7 +533,8 @@ def _pairs(info: ModelInfo, argument: str, mapping: Any) -> list[tuple[Any, Any]
     return list(mapping.items())
 
 
-def _projection(ctx: ExpressionContext, attributes: Any) -> str:
+def projection(ctx: ExpressionContext, attributes: Any) -> str:
+    """The ProjectionExpression for ``attributes`` (names or paths), the key always included."""
     info = ctx.info
     if isinstance(attributes, (str, bytes)) or not isinstance(attributes, Iterable):
         raise ValidationError(

@@ -11,7 +11,7 @@ from ._hooks import dump_hook
 from ._model import KeyAttribute, ModelInfo
 from ._types import strip_optional
 
-__all__ = ["MISSING", "Key", "key_from_object", "key_from_values", "key_of_item"]
+__all__ = ["MISSING", "Key", "dump_key_value", "key_from_object", "key_from_values", "key_of_item"]
 
 # "No range key value given", as distinct from None (which is refused as a key value).
 MISSING: Any = object()
@@ -30,7 +30,9 @@ class Key:
         return repr(self.values)
 
 
-def _dump(info: ModelInfo, conv: Any, key: KeyAttribute, value: Any) -> AttributeValue:
+def dump_key_value(info: ModelInfo, conv: Any, key: KeyAttribute, value: Any) -> AttributeValue:
+    """One key value as an AttributeValue, by the key field's type; ``ValidationError`` for
+    None, a value of the wrong type, or an empty S/B value."""
     f = info.field(key.name)
     cls = info.cls
     if value is None:
@@ -70,7 +72,7 @@ def key_from_values(info: ModelInfo, conv: Any, hash_value: Any, range_value: An
             model=cls,
             value_type=type(range_value),
         )
-    item = {info.hash_key.stored_name: _dump(info, conv, info.hash_key, hash_value)}
+    item = {info.hash_key.stored_name: dump_key_value(info, conv, info.hash_key, hash_value)}
     values = {info.hash_key.name: hash_value}
     if info.range_key is not None:
         if range_value is MISSING or range_value is None:
@@ -79,7 +81,7 @@ def key_from_values(info: ModelInfo, conv: Any, hash_value: Any, range_value: An
                 model=cls,
                 field=info.range_key.name,
             )
-        item[info.range_key.stored_name] = _dump(info, conv, info.range_key, range_value)
+        item[info.range_key.stored_name] = dump_key_value(info, conv, info.range_key, range_value)
         values[info.range_key.name] = range_value
     return Key(item, values)
 

@@ -17,7 +17,15 @@ from ._errors import ConditionFailed, ModelError, ValidationError, VersionConfli
 from ._model import ModelInfo
 from ._translate import Context
 
-__all__ = ["check_mutable", "classify_failure", "version_condition", "version_of"]
+__all__ = [
+    "MISSING_NOTE",
+    "check_mutable",
+    "classify_failure",
+    "conflict_note",
+    "stored_version",
+    "version_condition",
+    "version_of",
+]
 
 _mutable_checked: set[type] = set()
 
@@ -68,6 +76,33 @@ def check_mutable(info: ModelInfo, obj: Any, name: str) -> None:
     _mutable_checked.add(cls)
 
 
+def stored_version(info: ModelInfo, raw: Any) -> int | None:
+    """The version of a stored item in wire form (None when there is no item or no version)."""
+    if raw is None or info.version is None:
+        return None
+    av = raw.get(info.field(info.version).stored_name)
+    return int(av["N"]) if isinstance(av, dict) and "N" in av else None
+
+
+def conflict_note(info: ModelInfo, raw: Any, expected: int | None) -> str | None:
+    """``"version conflict: ..."`` when a write that expected version ``expected`` failed
+    because the stored item ``raw`` (wire form, None when absent) has another version; None
+    when the version was not the reason (or not checked: ``expected`` None)."""
+    if expected is None:
+        return None
+    actual = stored_version(info, raw)
+    if (raw is None and expected != 0) or (raw is not None and actual != expected):
+        found = "no stored item" if raw is None else f"version {actual}"
+        return (
+            f"version conflict: the object in memory has version {expected}, the table has {found}"
+        )
+    return None
+
+
+# Why an update without upsert failed when no item was returned.
+MISSING_NOTE = "no item with this key exists (pass upsert=True to create it)"
+
+
 def classify_failure(
     err: ConditionFailed,
     info: ModelInfo,
@@ -87,25 +122,16 @@ def classify_failure(
         "key": err.key,
     }
     where = Context(err.operation or "", err.table, err.key).describe()
-    if expected is not None:
-        actual: int | None = None
-        if raw is not None and info.version is not None:
-            av = raw.get(info.field(info.version).stored_name)
-            actual = int(av["N"]) if isinstance(av, dict) and "N" in av else None
-        if (raw is None and expected != 0) or (raw is not None and actual != expected):
-            found = "no stored item" if raw is None else f"version {actual}"
-            return VersionConflict(
-                f"{where} failed: version conflict: the object in memory has version "
-                f"{expected}, the table has {found}; reload the item and try again",
-                expected=expected,
-                actual=actual,
-                item=stored,
-                **context,
-            )
-    if raw is None and must_exist:
-        return ConditionFailed(
-            f"{where} failed: no item with this key exists (pass upsert=True to create it)",
-            item=None,
+    note = conflict_note(info, raw, expected)
+    if note is not None:
+        assert expected is not None  # conflict_note is None without an expected version
+        return VersionConflict(
+            f"{where} failed: {note}; reload the item and try again",
+            expected=expected,
+            actual=stored_version(info, raw),
+            item=stored,
             **context,
         )
+    if raw is None and must_exist:
+        return ConditionFailed(f"{where} failed: {MISSING_NOTE}", item=None, **context)
     return ConditionFailed(str(err), item=stored, **context)

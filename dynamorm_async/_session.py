@@ -12,12 +12,16 @@ import re
 from types import TracebackType
 from typing import Any
 
+from ._batch import BatchOperations
+from ._batch_writer import BatchStats
 from ._client import ClientOptions, Clients
 from ._convert import Converter, default_converter
 from ._errors import ValidationError
 from ._items import ItemOperations
 from ._model import model_info
+from ._reads import ReadOperations
 from ._tables import TableManager
+from ._transactions import TransactionOperations
 from ._translate import Context, translate
 
 __all__ = ["Session"]
@@ -29,6 +33,12 @@ _METHODS = {
     "GetItem": "get_item",
     "DeleteItem": "delete_item",
     "UpdateItem": "update_item",
+    "Query": "query",
+    "Scan": "scan",
+    "BatchGetItem": "batch_get_item",
+    "BatchWriteItem": "batch_write_item",
+    "TransactGetItems": "transact_get_items",
+    "TransactWriteItems": "transact_write_items",
     "CreateTable": "create_table",
     "DescribeTable": "describe_table",
     "DeleteTable": "delete_table",
@@ -38,7 +48,7 @@ _METHODS = {
 }
 
 
-class Session(ItemOperations):
+class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperations):
     """An async DynamoDB session: configuration now, a client on the first request.
 
     Constructing a session does no I/O and imports nothing heavy; the aiobotocore client is
@@ -61,6 +71,9 @@ class Session(ItemOperations):
     ``table_prefix`` is put in front of every model's table name (``"dev_"``,
     ``"test_3f2a_"``); every operation also takes ``table_name=`` to name the physical table
     outright. ``converter`` (default: ``default_converter()``) turns models into items.
+    ``cursor_key`` (16 to 64 random bytes, the same on every instance of a service) makes
+    the pagination cursors of ``page()`` unforgeable; without it they still refuse edits
+    and cursors of other queries.
     """
 
     def __init__(
@@ -77,6 +90,7 @@ class Session(ItemOperations):
         botocore_session: Any = None,
         aioboto3_session: Any = None,
         converter: Converter | None = None,
+        cursor_key: bytes | str | None = None,
     ) -> None:
         if not isinstance(table_prefix, str) or not _PREFIX.fullmatch(table_prefix):
             raise ValidationError(
@@ -110,6 +124,12 @@ class Session(ItemOperations):
         self.table_prefix = table_prefix
         self.converter = converter or default_converter()
         self._tables: TableManager | None = None
+        self._batch_stats = BatchStats()
+        if isinstance(cursor_key, str):
+            cursor_key = cursor_key.encode()
+        if cursor_key is not None and not 16 <= len(cursor_key) <= 64:
+            raise ValidationError("cursor_key must be 16 to 64 bytes (a random secret)")
+        self.cursor_key = cursor_key
         self._clients = Clients(
             ClientOptions(
                 region=region,

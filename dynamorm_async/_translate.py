@@ -22,7 +22,7 @@ from ._errors import (
     ValidationError,
 )
 
-__all__ = ["Context", "translate"]
+__all__ = ["TRANSPORT_ERRORS", "Context", "translate"]
 
 _BY_CODE: dict[str, type[RequestFailed]] = {
     "ConditionalCheckFailedException": ConditionFailed,
@@ -32,8 +32,8 @@ _BY_CODE: dict[str, type[RequestFailed]] = {
     "RequestLimitExceeded": Throttled,
     "TransactionCanceledException": TransactionCanceled,
 }
-# botocore exceptions raised when no answer came (or no request could be signed).
-_TRANSPORT = (
+# botocore exceptions raised when no answer came: worth retrying.
+TRANSPORT_ERRORS = (
     "EndpointConnectionError",
     "ConnectionClosedError",
     "ConnectTimeoutError",
@@ -73,8 +73,8 @@ def translate(exc: BaseException, ctx: Context) -> DynamORMError | None:
         return _from_response(response, ctx)
     if names & set(_SETUP):
         return SessionError(f"{ctx.describe()} could not be sent: {exc}")
-    if names & set(_TRANSPORT):
-        code = next(n for n in (type(exc).__name__, *_TRANSPORT) if n in names)
+    if names & set(TRANSPORT_ERRORS):
+        code = next(n for n in (type(exc).__name__, *TRANSPORT_ERRORS) if n in names)
         return RequestFailed(
             f"{ctx.describe()} failed: no answer from DynamoDB ({code}: {exc})",
             code=code,

@@ -283,3 +283,110 @@ def test_one_proxy_serves_consecutive_asyncio_run_calls(
     finally:
         asyncio.run(cleanup())
     assert proxy.count("PutItem") == 2 and proxy.count("GetItem") == 2
+
+
+async def _two_tables(client: Any, prefix: str) -> tuple[str, str]:
+    """Two plain tables keyed by ``k`` (a string), for raw batch requests."""
+    names = (prefix + "one", prefix + "two")
+    for name in names:
+        await client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    return names
+
+
+async def _stored_keys(client: Any, table: str) -> set[str]:
+    page = await client.scan(TableName=table, ConsistentRead=True)
+    return {item["k"]["S"] for item in page["Items"]}
+
+
+async def test_split_batch_writes_forwards_the_first_part_of_each_table(
+    proxy: FaultProxy, dynamodb_client: Any, dynamodb_table_prefix: str
+) -> None:
+    """``split_batch_writes(0.5, times=1)`` forwards the first ceil(n/2) puts of each table
+    and returns the others as UnprocessedItems (the client's CRC check passes); the engine
+    holds exactly the forwarded ones; the next BatchWriteItem passes untouched."""
+    one, two = await _two_tables(dynamodb_client, dynamodb_table_prefix)
+    proxy.split_batch_writes(0.5, times=1)
+    five = [[{"PutRequest": {"Item": {"k": {"S": f"{t}{i}"}}}} for i in range(5)] for t in "ab"]
+    puts = {one: five[0], two: [{"DeleteRequest": {"Key": {"k": {"S": "x"}}}}, *five[1]]}
+    async with via(proxy.endpoint, dynamodb_table_prefix, attempts=1) as db:
+        client = await db.client()
+        answer = await client.batch_write_item(RequestItems=puts)
+        assert answer["UnprocessedItems"] == {one: puts[one][3:], two: puts[two][3:]}
+        assert await _stored_keys(dynamodb_client, one) == {"a0", "a1", "a2"}
+        assert await _stored_keys(dynamodb_client, two) == {"b0", "b1"}
+        again = await client.batch_write_item(RequestItems={two: puts[two][3:]})
+        assert again["UnprocessedItems"] == {}
+    assert await _stored_keys(dynamodb_client, two) == {f"b{i}" for i in range(5)}
+    assert proxy.count("BatchWriteItem") == 2
+
+
+async def test_split_batch_writes_with_nothing_forwarded_is_answered_by_the_proxy(
+    proxy: FaultProxy, dynamodb_client: Any, dynamodb_table_prefix: str
+) -> None:
+    """With fraction 0 every request comes back unprocessed and nothing reaches the engine;
+    a fraction outside 0..1 or a probability of 0 is refused."""
+    with pytest.raises(ValueError):
+        proxy.split_batch_writes(1.5)
+    with pytest.raises(ValueError):
+        proxy.split_batch_gets(0.5, probability=0)
+    one, _ = await _two_tables(dynamodb_client, dynamodb_table_prefix)
+    proxy.split_batch_writes(0.0)
+    puts = [{"PutRequest": {"Item": {"k": {"S": str(i)}}}} for i in range(3)]
+    async with via(proxy.endpoint, dynamodb_table_prefix, attempts=1) as db:
+        answer = await (await db.client()).batch_write_item(RequestItems={one: puts})
+    assert answer["UnprocessedItems"] == {one: puts}
+    assert await _stored_keys(dynamodb_client, one) == set()
+
+
+async def test_split_batch_gets_returns_the_rest_as_unprocessed_keys(
+    proxy: FaultProxy, dynamodb_client: Any, dynamodb_table_prefix: str
+) -> None:
+    """``split_batch_gets(0.5)`` reads the first half of the keys and hands the rest back in
+    UnprocessedKeys with the request's projection and consistency; reading those returns
+    the remaining items."""
+    one, _ = await _two_tables(dynamodb_client, dynamodb_table_prefix)
+    for i in range(4):
+        await dynamodb_client.put_item(TableName=one, Item={"k": {"S": str(i)}, "v": {"N": "1"}})
+    proxy.split_batch_gets(0.5, times=1)
+    keys = [{"k": {"S": str(i)}} for i in range(4)]
+    request = {"Keys": keys, "ProjectionExpression": "k", "ConsistentRead": True}
+    async with via(proxy.endpoint, dynamodb_table_prefix, attempts=1) as db:
+        client = await db.client()
+        answer = await client.batch_get_item(RequestItems={one: request})
+        assert sorted(i["k"]["S"] for i in answer["Responses"][one]) == ["0", "1"]
+        assert answer["UnprocessedKeys"] == {one: {**request, "Keys": keys[2:]}}
+        rest = await client.batch_get_item(RequestItems=answer["UnprocessedKeys"])
+    assert sorted(i["k"]["S"] for i in rest["Responses"][one]) == ["2", "3"]
+    assert all("v" not in i for i in rest["Responses"][one])
+    assert rest["UnprocessedKeys"] == {}
+
+
+async def test_a_rule_with_a_probability_applies_to_some_requests(
+    dynamodb_endpoint: str, dynamodb_table_prefix: str, dynamodb_client: Any
+) -> None:
+    """A ``fail`` rule with probability 0.5 (seeded) fails some of 40 requests and lets the
+    others through; only the failed ones count against its ``times``."""
+    async with FaultProxy(dynamodb_endpoint, seed=7) as proxy:
+        proxy.fail("ListTables", times=None, probability=0.5)
+        proxy.fail("DescribeLimits", times=3, probability=0.5)
+        failed = 0
+        async with via(proxy.endpoint, dynamodb_table_prefix, attempts=1) as db:
+            client = await db.client()
+            for _ in range(40):
+                try:
+                    await client.list_tables()
+                except Exception:
+                    failed += 1
+            limited = 0
+            for _ in range(20):
+                try:
+                    await client.describe_limits()
+                except Exception:
+                    limited += 1
+    assert 5 < failed < 35
+    assert limited == 3

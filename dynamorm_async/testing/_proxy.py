@@ -14,6 +14,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import math
+import random
 import threading
 import zlib
 from collections.abc import Callable
@@ -41,12 +43,14 @@ Rewrite = Callable[[JSONObject, JSONObject], JSONObject]
 
 @dataclass
 class _Rule:
-    kind: str  # "fail", "drop", "delay" or "rewrite"
+    kind: str  # "fail", "drop", "delay", "rewrite" or "split"
     operation: str | None
     times: int | None
     seconds: float = 0.0
     error: tuple[int, bytes] | None = None
     fn: Rewrite | None = None
+    fraction: float = 1.0  # "split": the part of each table's requests forwarded
+    probability: float = 1.0  # the chance that the rule applies to a matching request
 
 
 def _crc32(body: bytes) -> str:
@@ -79,11 +83,15 @@ class FaultProxy:
     the order they were registered, each to its first ``times`` matching requests (``None``:
     forever). Delays before a ``fail`` or ``drop`` rule still apply; the first ``fail`` or
     ``drop`` answers the request, and the rules after it do not apply to that request.
-    Otherwise the request is forwarded and the ``rewrite`` rules edit the answer, in order.
+    Otherwise the request is forwarded (cut down by the first ``split_*`` rule that applies)
+    and the ``rewrite`` rules edit the answer, in order. A rule with a ``probability`` below 1
+    applies to each matching request by chance (drawn from a ``random.Random(seed)``), and
+    only the requests it applied to count against its ``times``.
     """
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, seed: int | None = None) -> None:
         self.upstream = upstream.rstrip("/")
+        self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
         self._requests: list[tuple[str | None, JSONObject]] = []
@@ -179,22 +187,58 @@ class FaultProxy:
         status: int = 400,
         message: str | None = None,
         times: int | None = 1,
+        probability: float = 1.0,
     ) -> None:
         """Answer matching requests with a DynamoDB error, without contacting upstream.
 
         >>> proxy.fail("PutItem", times=2)  # throttled twice  # doctest: +SKIP
         >>> proxy.fail(None, code="InternalServerError", status=500)  # doctest: +SKIP
+        >>> proxy.fail("BatchWriteItem", times=None, probability=0.1)  # doctest: +SKIP
         """
         text = message if message is not None else f"{code} injected by FaultProxy"
         body = json.dumps({"__type": _ERROR_TYPE_PREFIX + code, "message": text}).encode()
-        self._add(_Rule("fail", operation, times, error=(status, body)))
+        self._add(_Rule("fail", operation, times, error=(status, body), probability=probability))
 
-    def drop(self, operation: str | None, *, times: int | None = 1) -> None:
+    def drop(
+        self, operation: str | None, *, times: int | None = 1, probability: float = 1.0
+    ) -> None:
         """Close the client's connection without any response (the request is not forwarded).
 
         >>> proxy.drop("GetItem")  # botocore sees ConnectionClosedError  # doctest: +SKIP
         """
-        self._add(_Rule("drop", operation, times))
+        self._add(_Rule("drop", operation, times, probability=probability))
+
+    def split_batch_writes(
+        self, fraction: float = 0.5, *, times: int | None = None, probability: float = 1.0
+    ) -> None:
+        """Forward only part of each BatchWriteItem and answer the rest as unprocessed, as
+        DynamoDB does when it throttles a batch: of each table's requests the first
+        ``ceil(n * fraction)`` are forwarded, the others are added to the answer's
+        ``UnprocessedItems`` (``x-amz-crc32`` is recomputed). With nothing left to forward
+        the proxy answers by itself. An error answer from upstream is passed on unchanged.
+
+        >>> proxy.split_batch_writes(0.5, times=3)  # doctest: +SKIP
+        >>> proxy.split_batch_writes(0.0)  # nothing is ever written  # doctest: +SKIP
+        """
+        self._add_split("BatchWriteItem", fraction, times, probability)
+
+    def split_batch_gets(
+        self, fraction: float = 0.5, *, times: int | None = None, probability: float = 1.0
+    ) -> None:
+        """``split_batch_writes`` for BatchGetItem: of each table's ``Keys`` the first
+        ``ceil(n * fraction)`` are read, the others come back in ``UnprocessedKeys`` (with the
+        table's ``ProjectionExpression``, ``ConsistentRead`` and names, as DynamoDB sends them).
+
+        >>> proxy.split_batch_gets(0.25, probability=0.3)  # doctest: +SKIP
+        """
+        self._add_split("BatchGetItem", fraction, times, probability)
+
+    def _add_split(
+        self, operation: str, fraction: float, times: int | None, probability: float
+    ) -> None:
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"fraction must be between 0 and 1, not {fraction!r}")
+        self._add(_Rule("split", operation, times, fraction=fraction, probability=probability))
 
     def delay(self, operation: str | None, seconds: float, *, times: int | None = 1) -> None:
         """Wait ``seconds`` before forwarding matching requests (e.g. to hit a read timeout).
@@ -228,24 +272,28 @@ class FaultProxy:
     def _add(self, rule: _Rule) -> None:
         if rule.times is not None and rule.times < 1:
             raise ValueError(f"times must be None (forever) or at least 1, not {rule.times!r}")
+        if not 0 < rule.probability <= 1:
+            raise ValueError(f"probability must be above 0 and at most 1, not {rule.probability!r}")
         with self._lock:
             self._rules.append(rule)
 
     def _take(self, operation: str | None, kinds: tuple[str, ...]) -> list[_Rule]:
         """The live rules of ``kinds`` that apply to this request, in order, up to the first
-        fail or drop; each one used up once. Under the lock, so concurrent requests never
+        fail, drop or split; each one used up once. Under the lock, so concurrent requests never
         both get a rule's last use."""
         taken: list[_Rule] = []
         with self._lock:
             for rule in list(self._rules):
                 if rule.kind not in kinds or rule.operation not in (None, operation):
                     continue
+                if rule.probability < 1 and self._random.random() >= rule.probability:
+                    continue
                 taken.append(rule)
                 if rule.times is not None:
                     rule.times -= 1
                     if rule.times == 0:
                         self._rules.remove(rule)
-                if rule.kind in ("fail", "drop"):
+                if rule.kind in ("fail", "drop", "split"):
                     break
         return taken
 
@@ -291,12 +339,25 @@ class FaultProxy:
                 headers = {"Content-Type": _JSON_TYPE, "x-amz-crc32": _crc32(error)}
                 return web.Response(status=status, body=error, headers=headers)
 
+        forwarded = body
+        held: JSONObject = {}  # table -> requests (or keys) held back by a split rule
+        splits = self._take(operation, ("split",))
+        if splits:
+            sent = _json_object(body)
+            held = _split(operation, sent, splits[0].fraction)
+            if not sent.get("RequestItems"):  # nothing left to forward: answer as DynamoDB
+                answer = json.dumps(_merge_held(operation, {}, held)).encode()
+                headers = {"Content-Type": _JSON_TYPE, "x-amz-crc32": _crc32(answer)}
+                return web.Response(status=200, body=answer, headers=headers)
+            # The signature covers the original body; the local engines do not check it.
+            forwarded = json.dumps(sent).encode()
+
         forward = [(k, v) for k, v in request.headers.items() if k.lower() not in _SKIP_REQUEST]
         url = self.upstream + str(request.rel_url)
         assert self._client is not None
         try:
             async with self._client.request(
-                request.method, url, data=body, headers=forward, allow_redirects=False
+                request.method, url, data=forwarded, headers=forward, allow_redirects=False
             ) as upstream:
                 status, reason, answer = upstream.status, upstream.reason, await upstream.read()
                 out = CIMultiDict(
@@ -306,6 +367,9 @@ class FaultProxy:
         except ClientError as exc:  # the engine is gone: answer as a gateway would
             return web.Response(status=502, text=f"FaultProxy: upstream failed: {exc!r}")
 
+        if 200 <= status < 300 and held:
+            answer = json.dumps(_merge_held(operation, _json_object(answer), held)).encode()
+            changed = True
         if 200 <= status < 300:
             for rule in self._take(operation, ("rewrite",)):
                 assert rule.fn is not None
@@ -315,3 +379,44 @@ class FaultProxy:
         if changed:
             out["x-amz-crc32"] = _crc32(answer)  # botocore verifies it against the body
         return web.Response(status=status, reason=reason, body=answer, headers=out)
+
+
+def _split(operation: str | None, sent: JSONObject, fraction: float) -> JSONObject:
+    """Cut each table's requests in ``sent`` down to the first ``ceil(n * fraction)`` and
+    return the rest by table. Tables left with nothing are removed from ``sent``."""
+    held: JSONObject = {}
+    items: JSONObject = sent.get("RequestItems") or {}
+    for table in list(items):
+        if operation == "BatchGetItem":
+            keys = items[table].get("Keys") or []
+            keep = math.ceil(len(keys) * fraction)
+            if keep < len(keys):
+                held[table] = {**items[table], "Keys": keys[keep:]}
+            items[table]["Keys"] = keys[:keep]
+        else:
+            requests = items[table] or []
+            keep = math.ceil(len(requests) * fraction)
+            if keep < len(requests):
+                held[table] = requests[keep:]
+            items[table] = requests[:keep]
+        if not keep:
+            del items[table]
+    return held
+
+
+def _merge_held(operation: str | None, response: JSONObject, held: JSONObject) -> JSONObject:
+    """``response`` with the held-back work added to its ``UnprocessedItems`` or
+    ``UnprocessedKeys``."""
+    if operation == "BatchGetItem":
+        response.setdefault("Responses", {})
+        unprocessed = response.setdefault("UnprocessedKeys", {})
+        for table, entry in held.items():
+            if table in unprocessed:
+                unprocessed[table]["Keys"] = unprocessed[table].get("Keys", []) + entry["Keys"]
+            else:
+                unprocessed[table] = entry
+    else:
+        unprocessed = response.setdefault("UnprocessedItems", {})
+        for table, requests in held.items():
+            unprocessed[table] = unprocessed.get(table, []) + requests
+    return response
