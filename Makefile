@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/converter/bench_converter.py
 	$(BIN)/python benchmarks/tables/bench_ensure.py
+	$(BIN)/python benchmarks/copy/bench_copy.py
 
 clean:
 	rm -rf $(VENV) $(INTEROP) .mypy_cache .pytest_cache .ruff_cache

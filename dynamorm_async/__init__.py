@@ -42,6 +42,7 @@ from ._errors import (
     DeserializationError,
     DynamORMError,
     EngineError,
+    MigrationError,
     ModelError,
     RequestFailed,
     SchemaMismatch,
@@ -57,6 +58,7 @@ from ._errors import (
     VersionConflict,
 )
 from ._expressions import Condition, Path, attr, size
+from ._migration_report import MigrationReport, Progress, Verification
 from ._model import (
     FieldInfo,
     GlobalIndex,
@@ -91,10 +93,13 @@ __all__ = [
     "KeyAttribute",
     "KeyElement",
     "LocalIndex",
+    "MigrationError",
+    "MigrationReport",
     "ModelError",
     "ModelInfo",
     "Page",
     "Path",
+    "Progress",
     "Provisioned",
     "Query",
     "RequestFailed",
@@ -113,6 +118,7 @@ __all__ = [
     "Transaction",
     "TransactionCanceled",
     "ValidationError",
+    "Verification",
     "VersionConflict",
     "attr",
     "configure_converter",

@@ -25,7 +25,7 @@ from typing import Any
 from ._codecs import AttributeValue
 from ._errors import ValidationError
 
-__all__ = ["decode_cursor", "encode_cursor"]
+__all__ = ["decode_cursor", "encode_cursor", "key_from_json", "key_to_json"]
 
 _VERSION = 1
 _UNKEYED = b"dynamorm_async cursor v1"  # still binds cursors to their query, see above
@@ -48,14 +48,16 @@ def _tag(key: bytes | None, scope: str, payload: str) -> str:
     return _b64(mac.digest())
 
 
-def _to_json(av: Mapping[str, Any]) -> dict[str, Any]:
+def key_to_json(av: Mapping[str, Any]) -> dict[str, Any]:
+    """A key attribute value in JSON form (binary as base64url)."""
     ((tag, value),) = av.items()
     if tag == "B":
         return {"B": _b64(bytes(value))}
     return {tag: value}
 
 
-def _from_json(av: Any) -> AttributeValue:
+def key_from_json(av: Any) -> AttributeValue:
+    """The key attribute value ``key_to_json`` made; ``ValueError`` for anything else."""
     if not isinstance(av, dict) or len(av) != 1:
         raise ValueError("not an attribute value")
     ((tag, value),) = av.items()
@@ -68,7 +70,7 @@ def _from_json(av: Any) -> AttributeValue:
 
 def encode_cursor(last_key: Mapping[str, Any], scope: str, key: bytes | None) -> str:
     """The cursor for ``last_key`` (a ``LastEvaluatedKey``), bound to ``scope``."""
-    body = {"v": _VERSION, "k": {name: _to_json(av) for name, av in sorted(last_key.items())}}
+    body = {"v": _VERSION, "k": {name: key_to_json(av) for name, av in sorted(last_key.items())}}
     payload = _b64(json.dumps(body, separators=(",", ":")).encode())
     return f"{payload}.{_tag(key, scope, payload)}"
 
@@ -89,6 +91,6 @@ def decode_cursor(cursor: Any, scope: str, key: bytes | None) -> dict[str, Attri
         body = json.loads(_unb64(payload))
         if body.get("v") != _VERSION:
             raise ValueError(f"cursor version {body.get('v')!r}")
-        return {str(name): _from_json(av) for name, av in body["k"].items()}
+        return {str(name): key_from_json(av) for name, av in body["k"].items()}
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise ValidationError(f"invalid cursor: {exc}") from None

@@ -16,6 +16,7 @@
      │    ├── Throttled          throughput exceeded, after the client's retries were spent
      │    └── TransactionCanceled   a transaction was cancelled (carries one reason per action)
      ├── BatchIncomplete         a batch gave up with items left (carries every one of them)
+     ├── MigrationError          a data copy stopped on an error (carries its report)
      ├── SchemaMismatch          an existing table's keys or indexes differ from the model
      ├── TableProtected          delete() of a table with deletion protection on
      ├── TableWaitTimeout        a table did not become ACTIVE (or go away) in time; also a
@@ -39,6 +40,7 @@ __all__ = [
     "DeserializationError",
     "DynamORMError",
     "EngineError",
+    "MigrationError",
     "ModelError",
     "RequestFailed",
     "SchemaMismatch",
@@ -272,6 +274,20 @@ class BatchIncomplete(DynamORMError):
         self.operation = operation
         self.unprocessed = unprocessed
         self.done = done
+
+
+class MigrationError(DynamORMError):
+    """A data copy stopped on an error (``on_error="raise"``), after the writes in flight.
+
+    ``report`` is the ``MigrationReport`` so far (what was written, and a ``checkpoint`` to
+    resume from once the cause is fixed), ``key`` the key (wire form) of the item whose
+    transform or write failed, when one did; the original exception is ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, report: Any, key: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.report = report
+        self.key = key
 
 
 class SchemaMismatch(DynamORMError):

@@ -28,6 +28,7 @@ from ._errors import (
     TableWaitTimeout,
     ValidationError,
 )
+from ._migrate import MigrationOperations
 from ._model import IndexInfo, KeyAttribute, ModelInfo, model_info
 from ._translate import Context
 
@@ -45,7 +46,7 @@ _ENCRYPTIONS = ("AWS_OWNED", "AWS_MANAGED", "CUSTOMER_MANAGED")
 _NO_TTL_API = ("UnknownOperationException", "UnrecognizedClientException")
 
 
-class TableManager:
+class TableManager(MigrationOperations):
     """Table operations for a session's models; reach it as ``db.tables``::
 
         await db.tables.create(Order)                 # CreateTable, then wait until usable
@@ -53,6 +54,7 @@ class TableManager:
         await db.tables.ensure_all(User, Post)        # concurrently
         desc = await db.tables.describe(Order)        # a typed TableDescription
         await db.tables.delete(Order, missing_ok=True)
+        report = await db.tables.auto_migrate(UserV1, target=UserV2, transform=upgrade)
 
     Table names follow the session: ``table_prefix`` + the model's table, or ``table_name=``.
     """
