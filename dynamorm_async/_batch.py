@@ -33,7 +33,6 @@ from ._batch_writer import (
 )
 from ._compile import ExpressionContext
 from ._errors import DynamORMError, ValidationError
-from ._items import projection
 from ._keys import MISSING, key_from_values
 from ._model import ModelInfo, model_info
 from ._translate import Context
@@ -136,7 +135,7 @@ class BatchOperations(SessionBase):
         shared: dict[str, Any] = {"ConsistentRead": bool(consistent)}
         if attributes is not None:
             ctx = ExpressionContext(info, self.converter)
-            shared["ProjectionExpression"] = projection(ctx, attributes)
+            shared["ProjectionExpression"] = ctx.projection(attributes, info.key_names())
             shared["ExpressionAttributeNames"] = ctx.names
 
         found: dict[KeyId, dict[str, Any]] = {}

@@ -25,8 +25,8 @@ import attrs
 
 from ._base import SessionBase
 from ._errors import BatchIncomplete, DynamORMError, RequestFailed, Throttled, ValidationError
-from ._item_size import MAX_ITEM_BYTES, item_size
-from ._keys import MISSING, key_from_object, key_from_values
+from ._item_size import check_item_size
+from ._keys import MISSING, key_from_object, key_from_values, key_of_item, key_values
 from ._model import ModelInfo, model_info
 from ._translate import TRANSPORT_ERRORS, Context
 
@@ -150,19 +150,17 @@ def prepare_put(
     """The checked PutRequest of ``obj``, written as it is (no version, no timestamps)."""
     info = session._model_of(obj, "batch_write")
     _one_table(info, table_name, seen)
-    key = key_from_object(info, session.converter, obj)  # a None or empty key is refused here
-    item = session.converter.dump_item(obj)
+    item = session.converter.dump_item(obj)  # refuses a missing, None or empty key too
+    key = key_of_item(info, item)
     table = session.table_name(info.cls, table_name)
-    size = item_size(item)
-    if size > MAX_ITEM_BYTES:
-        raise ValidationError(
-            f"{info.cls.__qualname__} {key!r}: the item is {size} bytes, over DynamoDB's "
-            f"limit of {MAX_ITEM_BYTES} bytes (400 KB)",
-            model=info.cls,
-            operation="BatchWriteItem",
-            table=table,
-        )
-    return Write(table, info.key_names(), key.item, {"PutRequest": {"Item": item}}, obj)
+    check_item_size(
+        item,
+        f"{info.cls.__qualname__} {key_values(info, obj)!r}",
+        model=info.cls,
+        operation="BatchWriteItem",
+        table=table,
+    )
+    return Write(table, info.key_names(), key, {"PutRequest": {"Item": item}}, obj)
 
 
 def prepare_delete(

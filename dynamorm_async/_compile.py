@@ -10,7 +10,7 @@ declared type at the path.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import _codecs as c
@@ -197,6 +197,28 @@ class ExpressionContext:
             field=where.python,
             value_type=value_type,
         )
+
+    def projection(self, attributes: Any, keys: Iterable[str]) -> str:
+        """The ProjectionExpression for ``attributes`` (names or paths), with the stored
+        attributes ``keys`` always included (they identify the item, and a page's cursor
+        needs them)."""
+        cls = self.info.cls
+        if isinstance(attributes, (str, bytes)) or not isinstance(attributes, Iterable):
+            raise ValidationError(
+                f"{cls.__qualname__}: attributes takes a list of attribute names, "
+                f"got {attributes!r:.60}",
+                model=cls,
+            )
+        names = list(attributes)
+        if not names:
+            raise ValidationError(
+                f"{cls.__qualname__}: attributes is empty; leave it out to read everything",
+                model=cls,
+            )
+        texts: dict[str, None] = {self.name(k): None for k in keys}
+        for name in names:
+            texts.setdefault(self.path_text(self.resolve(name)), None)
+        return ", ".join(texts)
 
     def condition(self, condition: Any) -> str:
         """Compile a condition (``ValidationError`` for anything that is not one)."""

@@ -28,9 +28,9 @@ from typing import Any
 
 from ._base import SessionBase
 from ._batch_writer import BATCH_WRITE_SIZE, BatchStats, Write, incomplete, key_id, send_writes
-from ._errors import DynamORMError, MigrationError, ValidationError
-from ._item_size import MAX_ITEM_BYTES, item_size
-from ._keys import key_from_object
+from ._errors import MigrationError, ValidationError
+from ._item_size import check_item_size
+from ._keys import key_of_item
 from ._migration_report import (
     Failure,
     MigrationReport,
@@ -41,7 +41,7 @@ from ._migration_report import (
 from ._model import ModelInfo
 from ._translate import Context
 
-__all__ = ["Copy"]
+__all__ = ["Copy", "answer_cancellation"]
 
 _PROGRESS_EVERY = 0.25  # seconds between on_progress calls
 
@@ -127,9 +127,7 @@ class Copy:
                 task.cancel()
             # Each segment finishes its writes in flight before it ends.
             await asyncio.gather(*tasks, return_exceptions=True)
-            current = asyncio.current_task()
-            if current is not None and sys.version_info >= (3, 11):
-                current.uncancel()  # the cancellation is answered by returning the report
+            answer_cancellation()
         finally:
             if ticker is not None:
                 ticker.cancel()
@@ -193,9 +191,7 @@ class Copy:
                 key = last
         except asyncio.CancelledError:
             raise
-        except DynamORMError as exc:  # the scan failed for good (botocore's retries spent)
-            self._fail(exc, None)
-        except Exception as exc:  # a bug must not leave writes unaccounted: stop cleanly
+        except Exception as exc:  # a scan failed for good, or a bug: stop, writes accounted
             self._fail(exc, None)
         finally:
             if pending is not None:
@@ -330,14 +326,9 @@ class Copy:
                     f"the transform returns {target.cls.__qualname__} (or None, or a list), "
                     f"got {type(out).__qualname__}"
                 )
-            key = key_from_object(target, self.session.converter, out).item
-            item = self.session.converter.dump_item(out)
-        size = item_size(item)
-        if size > MAX_ITEM_BYTES:
-            raise ValidationError(
-                f"an item for {self.target_table!r} with key {key!r:.120} is {size} bytes, over "
-                f"DynamoDB's limit of {MAX_ITEM_BYTES} bytes"
-            )
+            item = self.session.converter.dump_item(out)  # refuses a missing or empty key
+            key = key_of_item(target, item)
+        check_item_size(item, f"an item for {self.target_table!r} with key {key!r:.120}")
         return Write(self.target_table, self.target_keys, key, {"PutRequest": {"Item": item}}, out)
 
     # -- reporting -----------------------------------------------------------------------
@@ -382,6 +373,13 @@ class Copy:
             stopped=stopped,
             dry_run=self.dry_run,
         )
+
+
+def answer_cancellation() -> None:
+    """Take back the cancellation of the current task: it is answered with a report."""
+    current = asyncio.current_task()
+    if current is not None and sys.version_info >= (3, 11):
+        current.uncancel()
 
 
 async def _call(callback: Callable[[Progress], Any], progress: Progress) -> None:

@@ -85,9 +85,10 @@ class ModelError(DynamORMError):
 class ValidationError(DynamORMError):
     """Input that DynamoDB would reject or that cannot be stored faithfully.
 
-    Raised before any request is sent, so nothing is written. ``model`` is the model class
-    (``None`` for a bare value), ``field`` the dotted path of the offending attribute
-    (``"address.city"``, ``"lines[2].qty"``), ``value_type`` the Python type that was given.
+    Raised before any request is sent (so nothing is written) when the library sees the
+    problem itself. ``model`` is the model class (``None`` for a bare value), ``field`` the
+    dotted path of the offending attribute (``"address.city"``, ``"lines[2].qty"``),
+    ``value_type`` the Python type that was given.
     Input that only DynamoDB can judge (its ``ValidationException``) raises this too, with
     ``code``, ``operation`` and ``table`` set and the botocore error chained.
     """

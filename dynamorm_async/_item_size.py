@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MAX_ITEM_BYTES", "item_size"]
+from ._errors import ValidationError
+
+__all__ = ["MAX_ITEM_BYTES", "check_item_size", "item_size"]
 
 MAX_ITEM_BYTES = 400 * 1024
 
@@ -48,3 +50,23 @@ def _value_size(av: Mapping[str, Any]) -> int:
 def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
     """The size in bytes of a wire-form item, as DynamoDB counts it against its 400 KB limit."""
     return sum(len(name.encode()) + _value_size(av) for name, av in item.items())
+
+
+def check_item_size(
+    item: Mapping[str, Mapping[str, Any]],
+    what: str,
+    *,
+    model: type | None = None,
+    operation: str | None = None,
+    table: str | None = None,
+) -> None:
+    """``ValidationError`` naming ``what`` (the model and key) when ``item`` is over 400 KB."""
+    size = item_size(item)
+    if size > MAX_ITEM_BYTES:
+        raise ValidationError(
+            f"{what}: the item is {size} bytes, over DynamoDB's limit of {MAX_ITEM_BYTES} "
+            "bytes (400 KB)",
+            model=model,
+            operation=operation,
+            table=table,
+        )

@@ -18,8 +18,8 @@ from ._base import SessionBase
 from ._compile import ExpressionContext
 from ._errors import ConditionFailed, ValidationError
 from ._expressions import Condition
-from ._item_size import MAX_ITEM_BYTES, item_size
-from ._keys import MISSING, Key, key_from_object, key_from_values, key_of_item
+from ._item_size import check_item_size
+from ._keys import MISSING, Key, key_from_object, key_from_values, key_of_item, key_values
 from ._locking import check_mutable, classify_failure, version_condition, version_of
 from ._model import ModelInfo, model_info
 from ._translate import Context
@@ -32,7 +32,6 @@ __all__ = [
     "build_delete",
     "build_put",
     "build_update",
-    "projection",
     "resolve_target",
 ]
 
@@ -137,7 +136,7 @@ def build_put(
     info = session._model_of(obj, "put")
     item = session.converter.dump_item(obj)
     table = session.table_name(info.cls, table_name)
-    key = Key(key_of_item(info, item), _key_values(info, obj))
+    key = Key(key_of_item(info, item), key_values(info, obj))
     ctx = ExpressionContext(info, session.converter)
     conditions: list[str] = []
     changes: dict[str, Any] = {}
@@ -161,15 +160,9 @@ def build_put(
         conditions.append(f"attribute_not_exists({ctx.name(info.hash_key.stored_name)})")
     if condition is not None:
         conditions.append(ctx.condition(condition))
-    size = item_size(item)
-    if size > MAX_ITEM_BYTES:
-        raise ValidationError(
-            f"{info.cls.__qualname__} {key!r}: the item is {size} bytes, over DynamoDB's "
-            f"limit of {MAX_ITEM_BYTES} bytes (400 KB)",
-            model=info.cls,
-            operation="PutItem",
-            table=table,
-        )
+    check_item_size(
+        item, f"{info.cls.__qualname__} {key!r}", model=info.cls, operation="PutItem", table=table
+    )
     params: dict[str, Any] = {"TableName": table, "Item": item}
     session._expression_params(params, ctx, conditions)
     return WriteRequest(
@@ -419,7 +412,7 @@ class ItemOperations(SessionBase):
             params["ConsistentRead"] = True
         if attributes is not None:
             ctx = ExpressionContext(info, self.converter)
-            params["ProjectionExpression"] = projection(ctx, attributes)
+            params["ProjectionExpression"] = ctx.projection(attributes, info.key_names())
             params["ExpressionAttributeNames"] = ctx.names
         response = await self._send("GetItem", params, Context("GetItem", table, key.values))
         item = response.get("Item")
@@ -515,11 +508,6 @@ class ItemOperations(SessionBase):
         return self._load(request.info, response.get("Attributes"))
 
 
-def _key_values(info: ModelInfo, obj: Any) -> dict[str, Any]:
-    names = [info.hash_key.name] + ([info.range_key.name] if info.range_key else [])
-    return {n: getattr(obj, n) for n in names}
-
-
 def _pairs(info: ModelInfo, argument: str, mapping: Any) -> list[tuple[Any, Any]]:
     if mapping is None:
         return []
@@ -531,24 +519,3 @@ def _pairs(info: ModelInfo, argument: str, mapping: Any) -> list[tuple[Any, Any]
             value_type=type(mapping),
         )
     return list(mapping.items())
-
-
-def projection(ctx: ExpressionContext, attributes: Any) -> str:
-    """The ProjectionExpression for ``attributes`` (names or paths), the key always included."""
-    info = ctx.info
-    if isinstance(attributes, (str, bytes)) or not isinstance(attributes, Iterable):
-        raise ValidationError(
-            f"{info.cls.__qualname__}: attributes takes a list of attribute names, "
-            f"got {attributes!r:.60}",
-            model=info.cls,
-        )
-    names = list(attributes)
-    if not names:
-        raise ValidationError(
-            f"{info.cls.__qualname__}: attributes is empty; leave it out to read everything",
-            model=info.cls,
-        )
-    texts: dict[str, None] = {ctx.name(k): None for k in info.key_names()}
-    for name in names:
-        texts.setdefault(ctx.path_text(ctx.resolve(name)), None)
-    return ", ".join(texts)

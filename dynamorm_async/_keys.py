@@ -11,7 +11,15 @@ from ._hooks import dump_hook
 from ._model import KeyAttribute, ModelInfo
 from ._types import strip_optional
 
-__all__ = ["MISSING", "Key", "dump_key_value", "key_from_object", "key_from_values", "key_of_item"]
+__all__ = [
+    "MISSING",
+    "Key",
+    "dump_key_value",
+    "key_from_object",
+    "key_from_values",
+    "key_of_item",
+    "key_values",
+]
 
 # "No range key value given", as distinct from None (which is refused as a key value).
 MISSING: Any = object()
@@ -90,6 +98,12 @@ def key_from_object(info: ModelInfo, conv: Any, obj: Any) -> Key:
     """The key of a model instance."""
     range_value = getattr(obj, info.range_key.name) if info.range_key is not None else MISSING
     return key_from_values(info, conv, getattr(obj, info.hash_key.name), range_value)
+
+
+def key_values(info: ModelInfo, obj: Any) -> dict[str, Any]:
+    """The key of a model instance as Python values, by field name (for messages)."""
+    names = [info.hash_key.name] + ([info.range_key.name] if info.range_key else [])
+    return {n: getattr(obj, n) for n in names}
 
 
 def key_of_item(info: ModelInfo, item: dict[str, AttributeValue]) -> dict[str, AttributeValue]:

@@ -9,14 +9,12 @@ copy a disjoint shard. See ``_copy`` for the pipeline and its memory bound.
 from __future__ import annotations
 
 import asyncio
-import re
-import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._copy import Copy
+from ._copy import Copy, answer_cancellation
 from ._description import KeyElement, TableDescription
 from ._errors import MigrationError, TableNotFound, ValidationError
 from ._migration_report import (
@@ -26,7 +24,7 @@ from ._migration_report import (
     checkpoint_of,
     read_checkpoint,
 )
-from ._model import ModelInfo, model_info
+from ._model import ModelInfo, is_table_name, model_info
 from ._translate import Context
 
 if TYPE_CHECKING:
@@ -38,7 +36,7 @@ _DEFAULT_SEGMENTS = 16
 _PAGE_SIZE = 500
 _MAX_SEGMENTS = 1_000_000
 _ON_ERROR = ("raise", "skip")
-_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_DEFAULT_TIMEOUT = 300.0
 
 
 class MigrationOperations:
@@ -121,12 +119,17 @@ class MigrationOperations:
         _check_count("page_size", page_size, 1)
         _check_count("max_attempts", max_attempts, 1)
         total, starts = _segments(source_name, segments, total_segments, resume)
+        if verify and (resume is not None or len(starts) != total):
+            raise ValidationError(
+                "verify=True compares whole tables with what this run wrote: use it on a copy "
+                "of every segment in one run, not with resume= or a subset of segments"
+            )
         try:
             source_desc, target_desc = await self._copy_tables(source_name, target_name)
         except asyncio.CancelledError:
             # Cancelled before the first page: answered like a cancellation mid-copy, with a
             # report whose checkpoint is where this run was asked to start.
-            _answer_cancellation()
+            answer_cancellation()
             return attrs.evolve(
                 _empty_report(source_name),
                 target=target_name,
@@ -158,11 +161,14 @@ class MigrationOperations:
         report = await run.run()
         if verify and not dry_run and report.complete:
             try:
-                source_count, target_count = await asyncio.gather(
-                    self._count(source_name, total), self._count(target_name, total)
-                )
+                if target_name == source_name:  # in place: one table, counted once
+                    source_count = target_count = await self._count(source_name, total)
+                else:
+                    source_count, target_count = await asyncio.gather(
+                        self._count(source_name, total), self._count(target_name, total)
+                    )
             except asyncio.CancelledError:  # the copy is complete: its report, unverified
-                _answer_cancellation()
+                answer_cancellation()
                 return report
             expected = source_count if target_name == source_name else report.written
             report = attrs.evolve(
@@ -265,7 +271,7 @@ class MigrationOperations:
             await session._send(
                 "CreateTable", _like(source, name), Context("CreateTable", name, None)
             )
-            await self._wait(name, deleted=False, timeout=300)
+            await self._wait(name, deleted=False, timeout=_DEFAULT_TIMEOUT)
             return
         # Names, roles and types (S, N, B): a key of another type would refuse every item.
         if existing.key_schema != source.key_schema:
@@ -311,7 +317,7 @@ def _table_of(
     table through the session's prefix, or ``table_name``) or a physical table name."""
     if isinstance(what, str):
         name = table_name or what
-        if not _TABLE_NAME.fullmatch(name):
+        if not is_table_name(name):
             raise ValidationError(f"{role} {name!r} is not a valid table name")
         return None, name
     if not isinstance(what, type):
@@ -386,9 +392,7 @@ def _like(source: TableDescription, name: str) -> dict[str, Any]:
     for index in source.global_indexes:
         spec: dict[str, Any] = {
             "IndexName": index.name,
-            "KeySchema": [
-                {"AttributeName": k.name, "KeyType": k.key_type} for k in index.key_schema
-            ],
+            "KeySchema": _schema(index.key_schema),
             "Projection": _projection(index.projection_type, index.non_key_attributes),
         }
         if provisioned is not None:
@@ -397,9 +401,7 @@ def _like(source: TableDescription, name: str) -> dict[str, Any]:
     lsis = [
         {
             "IndexName": index.name,
-            "KeySchema": [
-                {"AttributeName": k.name, "KeyType": k.key_type} for k in index.key_schema
-            ],
+            "KeySchema": _schema(index.key_schema),
             "Projection": _projection(index.projection_type, index.non_key_attributes),
         }
         for index in source.local_indexes
@@ -420,13 +422,6 @@ def _projection(kind: str, non_key: tuple[str, ...]) -> dict[str, Any]:
     if non_key:
         out["NonKeyAttributes"] = list(non_key)
     return out
-
-
-def _answer_cancellation() -> None:
-    """Take back the cancellation of the current task: it is answered with a report."""
-    current = asyncio.current_task()
-    if current is not None and sys.version_info >= (3, 11):
-        current.uncancel()
 
 
 def _empty_report(name: str) -> MigrationReport:

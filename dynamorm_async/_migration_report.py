@@ -49,9 +49,10 @@ class SegmentReport:
 
 @attrs.frozen
 class Verification:
-    """Counts taken after the copy: the source's items, the target's items, and how many
-    the target should hold (``expected``: what was written, plus what was there before for
-    an in-place rewrite). ``matches`` when target and expected agree."""
+    """Counts taken after a complete copy: the source's items, the target's items, and how
+    many the target should hold (``expected``: what the copy wrote, for a target that was
+    empty; the source's count for an in-place rewrite). ``matches`` when target and expected
+    agree."""
 
     source_items: int
     target_items: int

@@ -8,6 +8,7 @@ mistake surfaces as a ``ModelError`` at import time rather than as a failed requ
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -26,6 +27,7 @@ __all__ = [
     "ModelInfo",
     "field",
     "fields_of",
+    "is_table_name",
     "model",
     "model_info",
 ]
@@ -221,6 +223,14 @@ class ModelInfo:
         )
 
 
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+
+
+def is_table_name(name: Any) -> bool:
+    """True for a valid DynamoDB table (or index) name: 3 to 255 of ``A-Za-z0-9_.-``."""
+    return isinstance(name, str) and _TABLE_NAME.fullmatch(name) is not None
+
+
 def model_info(cls: type) -> ModelInfo:
     """The ``ModelInfo`` of a class decorated with ``@model``; ``ModelError`` otherwise."""
     info = cls.__dict__.get("__dynamorm__") if isinstance(cls, type) else None
@@ -290,8 +300,10 @@ def _build_info(
     def fail(message: str, field_name: str | None = None) -> ModelError:
         return ModelError(f"{name}: {message}", model=cls, field=field_name)
 
-    if not isinstance(table, str) or not 3 <= len(table) <= 255:
-        raise fail(f"table must be a name of 3 to 255 characters, got {table!r}")
+    if not is_table_name(table):
+        raise fail(
+            f"table must be a name of 3 to 255 letters, digits, '_', '-' or '.', got {table!r}"
+        )
     try:
         attrs.resolve_types(cls)
     except Exception as exc:

@@ -54,6 +54,7 @@ class _Read(Generic[T]):
         table: str,
         params: dict[str, Any],
         load: Callable[[Any], T],
+        count_params: dict[str, Any],
         limit: int | None,
         page_size: int | None,
         scope: str,
@@ -64,6 +65,7 @@ class _Read(Generic[T]):
         self._table = table
         self._params = params
         self._load = load
+        self._count_params = count_params
         self._limit = positive("limit", limit)
         self._page_size = positive("page_size", page_size)
         self._scope = scope
@@ -144,12 +146,7 @@ class _Read(Generic[T]):
 
     async def count(self) -> int:
         """How many items match, over all pages (``Select=COUNT``: no items are sent)."""
-        params = {k: v for k, v in self._params.items() if k != "ProjectionExpression"}
-        params["Select"] = "COUNT"
-        if "ExpressionAttributeNames" in params:
-            params["ExpressionAttributeNames"] = _used_names(params)
-            if not params["ExpressionAttributeNames"]:
-                del params["ExpressionAttributeNames"]
+        params = dict(self._count_params)
         total = 0
         while True:
             response = await self._request(params)
@@ -243,21 +240,3 @@ def positive(name: str, value: int | None) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(f"{name} must be a whole number >= 1, got {value!r}")
     return value
-
-
-def _used_names(params: dict[str, Any]) -> dict[str, str]:
-    """The ExpressionAttributeNames still used once the projection is dropped (DynamoDB
-    refuses unused ones)."""
-    texts = " ".join(str(params.get(k, "")) for k in ("KeyConditionExpression", "FilterExpression"))
-    names: dict[str, str] = params["ExpressionAttributeNames"]
-    return {p: n for p, n in names.items() if _mentions(texts, p)}
-
-
-def _mentions(text: str, placeholder: str) -> bool:
-    start = text.find(placeholder)
-    while start != -1:
-        end = start + len(placeholder)
-        if end == len(text) or not text[end].isdigit():
-            return True
-        start = text.find(placeholder, end)
-    return False

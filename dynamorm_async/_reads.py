@@ -96,13 +96,7 @@ class ReadOperations(SessionBase):
         """
         info = model_info(cls)
         table = self.table_name(cls, table_name)
-        index_info = _index(info, index)
-        if consistent and index_info is not None and index_info.kind == "global":
-            raise ValidationError(
-                f"{cls.__qualname__}: consistent reads are not possible on global index "
-                f"{index!r} (DynamoDB offers them on the table and local indexes only)",
-                model=cls,
-            )
+        index_info = _index(info, index, consistent)
         ctx = ExpressionContext(info, self.converter)
         hash_attr = info.hash_key if index_info is None else index_info.hash_key
         range_attr = info.range_key if index_info is None else index_info.range_key
@@ -189,12 +183,7 @@ class ReadOperations(SessionBase):
         """
         info = model_info(cls)
         table = self.table_name(cls, table_name)
-        index_info = _index(info, index)
-        if consistent and index_info is not None and index_info.kind == "global":
-            raise ValidationError(
-                f"{cls.__qualname__}: consistent reads are not possible on global index {index!r}",
-                model=cls,
-            )
+        index_info = _index(info, index, consistent)
         if isinstance(segments, bool) or not isinstance(segments, int):
             raise ValidationError(f"segments must be a whole number, got {segments!r}")
         if not 1 <= segments <= _MAX_SEGMENTS:
@@ -240,8 +229,10 @@ class ReadOperations(SessionBase):
         filter: Condition | None,
         consistent: bool,
         attributes: Sequence[str] | None,
-    ) -> tuple[dict[str, Any], Callable[[Any], Any]]:
-        """The rest of a Query's or Scan's parameters, and how its rows load."""
+    ) -> tuple[dict[str, Any], Callable[[Any], Any], dict[str, Any]]:
+        """The rest of a Query's or Scan's parameters, how its rows load, and the parameters
+        of its ``count()`` (no projection, so none of the projection's names: DynamoDB
+        refuses unused ones)."""
         cls = info.cls
         if index is not None:
             params["IndexName"] = index.name
@@ -249,9 +240,16 @@ class ReadOperations(SessionBase):
             params["ConsistentRead"] = True
         if filter is not None:
             params["FilterExpression"] = ctx.condition(filter)
+        count = {**params, "Select": "COUNT"}
+        if ctx.names:
+            count["ExpressionAttributeNames"] = dict(ctx.names)
+        if ctx.values:
+            count["ExpressionAttributeValues"] = ctx.values
         load: Callable[[Any], Any]
         if attributes is not None:
-            params["ProjectionExpression"] = _projection(ctx, info, index, attributes)
+            params["ProjectionExpression"] = ctx.projection(
+                attributes, [k.stored_name for k in _key_attributes(info, index)]
+            )
 
             def load(item: Any) -> Any:
                 return self._partial(info, item)
@@ -276,14 +274,22 @@ class ReadOperations(SessionBase):
             params["ExpressionAttributeNames"] = ctx.names
         if ctx.values:
             params["ExpressionAttributeValues"] = ctx.values
-        return params, load
+        return params, load, count
 
 
-def _index(info: ModelInfo, name: str | None) -> IndexInfo | None:
+def _index(info: ModelInfo, name: str | None, consistent: bool) -> IndexInfo | None:
+    """The index called ``name`` (None: the table); ``ValidationError`` for an unknown one,
+    or for a consistent read of a global index, which DynamoDB cannot do."""
     if name is None:
         return None
     for index in info.indexes:
         if index.name == name:
+            if consistent and index.kind == "global":
+                raise ValidationError(
+                    f"{info.cls.__qualname__}: consistent reads are not possible on global "
+                    f"index {name!r} (DynamoDB offers them on the table and local indexes)",
+                    model=info.cls,
+                )
             return index
     known = ", ".join(i.name for i in info.indexes) or "none"
     raise ValidationError(
@@ -308,27 +314,6 @@ def _uncovered(info: ModelInfo, index: IndexInfo | None) -> list[str]:
         return []
     held = {k.stored_name for k in _key_attributes(info, index)} | set(index.non_key_attributes)
     return [f.name for f in info.fields if f.stored_name not in held]
-
-
-def _projection(
-    ctx: ExpressionContext, info: ModelInfo, index: IndexInfo | None, attributes: Any
-) -> str:
-    if isinstance(attributes, (str, bytes)) or not isinstance(attributes, Sequence):
-        raise ValidationError(
-            f"{info.cls.__qualname__}: attributes takes a list of attribute names, "
-            f"got {attributes!r:.60}",
-            model=info.cls,
-        )
-    if not attributes:
-        raise ValidationError(
-            f"{info.cls.__qualname__}: attributes is empty; leave it out to read everything",
-            model=info.cls,
-        )
-    # The keys are always read: they identify the item, and page() needs them for its cursor.
-    texts: dict[str, None] = {ctx.name(k.stored_name): None for k in _key_attributes(info, index)}
-    for name in attributes:
-        texts.setdefault(ctx.path_text(ctx.resolve(name)), None)
-    return ", ".join(texts)
 
 
 def _range_condition(

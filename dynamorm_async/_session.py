@@ -18,7 +18,7 @@ from ._client import ClientOptions, Clients
 from ._convert import Converter, default_converter
 from ._errors import ValidationError
 from ._items import ItemOperations
-from ._model import model_info
+from ._model import is_table_name, model_info
 from ._reads import ReadOperations
 from ._tables import TableManager
 from ._transactions import TransactionOperations
@@ -26,7 +26,6 @@ from ._translate import Context, translate
 
 __all__ = ["Session"]
 
-_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]*")
 _METHODS = {
     "PutItem": "put_item",
@@ -45,6 +44,7 @@ _METHODS = {
     "UpdateTable": "update_table",
     "UpdateTimeToLive": "update_time_to_live",
     "DescribeTimeToLive": "describe_time_to_live",
+    "ListTables": "list_tables",
 }
 
 
@@ -201,7 +201,7 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
         """
         info = model_info(model)
         name = self.table_prefix + info.table if table_name is None else table_name
-        if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+        if not is_table_name(name):
             raise ValidationError(
                 f"{info.cls.__qualname__}: {name!r} is not a valid table name (3 to 255 "
                 "letters, digits, '_', '-' or '.')",

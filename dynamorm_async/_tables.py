@@ -86,9 +86,16 @@ class TableManager(MigrationOperations):
         ``TableNotFound`` when it does not exist."""
         _, name = self._resolve(model, table_name)
         table, ttl = await asyncio.gather(
-            self._call("DescribeTable", name, TableName=name), self._describe_ttl(name)
+            self._call("DescribeTable", name, TableName=name),
+            self._describe_ttl(name),
+            return_exceptions=True,
         )
-        return parse_description(table["Table"], ttl)
+        # DescribeTable's own error (a missing table) is the one to tell, whichever came first.
+        for outcome in (table, ttl):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert isinstance(table, dict)
+        return parse_description(table["Table"], ttl if isinstance(ttl, dict) else None)
 
     async def _describe_ttl(self, name: str) -> dict[str, Any] | None:
         try:
@@ -99,6 +106,11 @@ class TableManager(MigrationOperations):
             raise
         ttl: dict[str, Any] | None = response.get("TimeToLiveDescription")
         return ttl
+
+    async def _with_ttl(self, desc: TableDescription) -> TableDescription:
+        """``desc`` with its TTL status (DescribeTimeToLive), without describing the table
+        again."""
+        return parse_description(desc.raw, await self._describe_ttl(desc.name))
 
     async def exists(self, model: type, *, table_name: str | None = None) -> bool:
         """True when the table of ``model`` exists (in any status)."""
@@ -116,8 +128,9 @@ class TableManager(MigrationOperations):
         ``timeout`` seconds, and ``TableNotFound`` when the table does not exist.
         """
         _, name = self._resolve(model, table_name)
-        await self._wait(name, deleted=False, timeout=timeout)
-        return await self.describe(model, table_name=name)
+        desc = await self._wait(name, deleted=False, timeout=timeout)
+        assert desc is not None
+        return await self._with_ttl(desc)
 
     async def wait_deleted(
         self, model: type, *, table_name: str | None = None, timeout: float = _DEFAULT_TIMEOUT
@@ -217,10 +230,11 @@ class TableManager(MigrationOperations):
         response = await self._call("CreateTable", name, **params)
         if not wait:
             return parse_description(response["TableDescription"], None)
-        await self._wait(name, deleted=False, timeout=timeout)
+        desc = await self._wait(name, deleted=False, timeout=timeout)
+        assert desc is not None
         if info.ttl is not None:
             await self._enable_ttl(info, name)
-        return await self.describe(model, table_name=name)
+        return await self._with_ttl(desc)
 
     async def enable_ttl(self, model: type, *, table_name: str | None = None) -> None:
         """Enable time to live on the model's TTL attribute (UpdateTimeToLive)."""
@@ -259,14 +273,16 @@ class TableManager(MigrationOperations):
         info, name = self._resolve(model, table_name)
         _check_timeout(timeout)
         _create_params(info, name, **options)  # bad options fail even when the table exists
-        desc: TableDescription | None = None
-        if await self._describe_table(name) is None:
+        desc = await self._describe_table(name)
+        if desc is None:
             # Losing the race to another caller is fine: wait for its table like any other.
             with contextlib.suppress(TableAlreadyExists):
                 desc = await self.create(model, table_name=name, timeout=timeout, **options)
-        if desc is None:
-            await self._wait(name, deleted=False, timeout=timeout)
-            desc = await self.describe(model, table_name=name)
+        if desc is None or not desc.usable:
+            desc = await self._wait(name, deleted=False, timeout=timeout)
+            assert desc is not None
+        if desc.ttl_status is None:
+            desc = await self._with_ttl(desc)
         differences = schema_differences(info, desc)
         if differences:
             raise SchemaMismatch(
@@ -349,11 +365,10 @@ class TableManager(MigrationOperations):
         """Delete every table whose name starts with ``prefix``, concurrently, deletion
         protection or not, and wait until they are gone: the test fixtures' clean-up of the
         tables a test made. Tables still being created are waited for first."""
-        client = await self._session.client()
         names: list[str] = []
         kwargs: dict[str, Any] = {}
         while True:  # ListTables pages hold at most 100 names
-            page = await client.list_tables(**kwargs)
+            page = await self._call("ListTables", prefix, **kwargs)
             names += [n for n in page.get("TableNames", []) if n.startswith(prefix)]
             if "LastEvaluatedTableName" not in page:
                 break

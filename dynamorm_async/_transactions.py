@@ -22,6 +22,7 @@ from typing import Any
 from uuid import uuid4
 
 from ._base import SessionBase
+from ._batch_writer import key_id
 from ._compile import ExpressionContext
 from ._errors import CancellationReason, TransactionCanceled, ValidationError
 from ._expressions import Condition
@@ -31,7 +32,6 @@ from ._items import (
     build_delete,
     build_put,
     build_update,
-    projection,
 )
 from ._keys import MISSING, Key, key_from_values
 from ._locking import MISSING_NOTE, conflict_note
@@ -46,9 +46,10 @@ MAX_TRANSACTION_ACTIONS = 100
 _WIRE = {"put": "Put", "update": "Update", "delete": "Delete", "condition_check": "ConditionCheck"}
 
 
-def _identity(table: str, key: Key) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """What makes two actions act on the same item: the table and the key in wire form."""
-    return table, tuple(sorted((name, repr(av)) for name, av in key.item.items()))
+def _identity(table: str, key: Key) -> tuple[str, tuple[Any, ...]]:
+    """What makes two actions act on the same item: the table and the key, with numbers
+    compared as values (DynamoDB takes ``1`` and ``1.0`` for the same key)."""
+    return table, key_id(key.item, sorted(key.item))
 
 
 class _Action:
@@ -426,7 +427,7 @@ class TransactionOperations(SessionBase):
                 params: dict[str, Any] = {"TableName": table, "Key": key.item}
                 if attributes is not None:
                     ctx = ExpressionContext(info, self.converter)
-                    params["ProjectionExpression"] = projection(ctx, attributes)
+                    params["ProjectionExpression"] = ctx.projection(attributes, info.key_names())
                     params["ExpressionAttributeNames"] = ctx.names
                 gets.append({"Get": params})
                 actions.append(_Action(f"get {info.cls.__qualname__} {key!r}", info, None, False))

@@ -27,6 +27,7 @@ __all__ = ["TRANSPORT_ERRORS", "Context", "translate"]
 _BY_CODE: dict[str, type[RequestFailed]] = {
     "ConditionalCheckFailedException": ConditionFailed,
     "ResourceNotFoundException": TableNotFound,
+    "ResourceNotFound": TableNotFound,  # moto's DescribeTimeToLive says it this way
     "ProvisionedThroughputExceededException": Throttled,
     "ThrottlingException": Throttled,
     "RequestLimitExceeded": Throttled,

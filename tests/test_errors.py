@@ -41,6 +41,7 @@ def client_error(code: str, message: str = "it failed", **extra: Any) -> ClientE
     [
         ("ConditionalCheckFailedException", ConditionFailed),
         ("ResourceNotFoundException", TableNotFound),
+        ("ResourceNotFound", TableNotFound),
         ("ProvisionedThroughputExceededException", Throttled),
         ("ThrottlingException", Throttled),
         ("RequestLimitExceeded", Throttled),
