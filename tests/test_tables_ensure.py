@@ -282,8 +282,9 @@ async def test_waiting_goes_through_transient_states(
         assert desc.status == "ACTIVE"
         if dynamodb_engine == "dynalite":
             assert first.status == "CREATING"
-            assert 0.4 < took < 5
-            assert 3 <= len(polls) <= 12, polls
+            assert 0.4 < took < 10
+            # Backoff from 50 ms: a handful of polls in half a second, not a tight loop.
+            assert len(polls) <= 12, polls
         polls.clear()
         await db.tables.delete(User)
         assert not await db.tables.exists(User)
@@ -346,7 +347,7 @@ async def test_wait_active_times_out_with_the_last_status(
         started = time.monotonic()
         with pytest.raises(TableWaitTimeout) as caught:
             await db.tables.wait_active(User, timeout=0.6)
-        assert 0.55 < time.monotonic() - started < 3
+        assert 0.55 < time.monotonic() - started < 5  # the timeout, not the 30 s the index takes
         assert isinstance(caught.value, TimeoutError)
         assert caught.value.last_status == "ACTIVE, index by_name CREATING"
         assert "index by_name CREATING" in str(caught.value)
@@ -380,7 +381,7 @@ async def test_wait_active_can_be_cancelled_at_any_moment(
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
-        assert time.monotonic() - cancelled_at < 0.2
+        assert time.monotonic() - cancelled_at < 1  # at once, not after the 120 s timeout
         seen = len(polls)
         await asyncio.sleep(0.6)
         assert len(polls) == seen
