@@ -9,7 +9,6 @@ never dropped.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any, TypeVar, overload
@@ -21,13 +20,12 @@ from ._batch_writer import (
     BatchStats,
     BatchWriter,
     Write,
-    backoff,
     check_options,
     incomplete,
-    is_transient,
     key_id,
     prepare_delete,
     prepare_put,
+    retry_chunk,
     run_bounded,
     send_writes,
 )
@@ -194,33 +192,19 @@ class BatchOperations(SessionBase):
     ) -> tuple[list[KeyId], DynamORMError | None]:
         """Read up to 100 keys into ``found`` until done or out of attempts; returns the keys
         left unread and the error that ended the last attempt."""
-        stats = self.batch_stats
-        pending = chunk
-        error: DynamORMError | None = None
-        for attempt in range(max_attempts):
-            if attempt:
-                stats.retries += 1
-                await asyncio.sleep(backoff(attempt - 1))
+
+        async def send_once(pending: list[KeyId]) -> list[KeyId]:
             params = {"RequestItems": {table: {**shared, "Keys": [unique[k][0] for k in pending]}}}
-            stats.requests += 1
-            try:
-                response = await self._send(
-                    "BatchGetItem", params, Context("BatchGetItem", table, None)
-                )
-            except DynamORMError as exc:
-                if not is_transient(exc):
-                    return pending, exc
-                error = exc
-                continue
-            error = None
+            response = await self._send(
+                "BatchGetItem", params, Context("BatchGetItem", table, None)
+            )
             for item in (response.get("Responses") or {}).get(table, []):
                 found[key_id(item, names)] = item
             back = ((response.get("UnprocessedKeys") or {}).get(table) or {}).get("Keys") or []
-            pending = [k for k in (key_id(key, names) for key in back) if k in unique]
-            stats.unprocessed += len(pending)
-            if not pending:
-                return [], None
-        return pending, error
+            return [k for k in (key_id(key, names) for key in back) if k in unique]
+
+        left, error, _ = await retry_chunk(chunk, send_once, max_attempts, self.batch_stats)
+        return left, error
 
     # -- batch_write ---------------------------------------------------------------------
 

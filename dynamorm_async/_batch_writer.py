@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -43,11 +43,13 @@ __all__ = [
     "key_id",
     "prepare_delete",
     "prepare_put",
+    "retry_chunk",
     "run_bounded",
     "send_writes",
 ]
 
 _log = logging.getLogger("dynamorm_async")
+P = TypeVar("P")
 
 BATCH_WRITE_SIZE = 25  # DynamoDB's limit of requests per BatchWriteItem
 DEFAULT_ATTEMPTS = 10
@@ -184,15 +186,19 @@ def prepare_delete(
     return Write(table, info.key_names(), key.item, {"DeleteRequest": {"Key": key.item}}, target)
 
 
-async def send_writes(
-    session: SessionBase, writes: list[Write], max_attempts: int, stats: BatchStats
-) -> tuple[list[Write], DynamORMError | None, int]:
-    """Send one chunk (at most 25 writes, no key twice) until done or out of attempts.
+async def retry_chunk(
+    pending: list[P],
+    send_once: Callable[[list[P]], Awaitable[list[P]]],
+    max_attempts: int,
+    stats: BatchStats,
+) -> tuple[list[P], DynamORMError | None, int]:
+    """Send one chunk with ``send_once`` (which returns what was left unprocessed) until
+    nothing is left or the attempts are spent, with backoff between attempts.
 
-    Returns what was left unwritten, the error that ended the last attempt (None when
-    DynamoDB only left items unprocessed) and how many retries were made.
+    Returns what was left, the error that ended the last attempt (None when DynamoDB only
+    left work unprocessed) and how many retries were made. An error a retry cannot fix ends
+    the chunk at once.
     """
-    pending = writes
     retries = 0
     error: DynamORMError | None = None
     for attempt in range(max_attempts):
@@ -200,26 +206,38 @@ async def send_writes(
             retries += 1
             stats.retries += 1
             await asyncio.sleep(backoff(attempt - 1))
-        request: dict[str, list[dict[str, Any]]] = {}
-        for w in pending:
-            request.setdefault(w.table, []).append(w.request)
-        table = next(iter(request)) if len(request) == 1 else None
         stats.requests += 1
         try:
-            response = await session._send(
-                "BatchWriteItem", {"RequestItems": request}, Context("BatchWriteItem", table, None)
-            )
+            pending = await send_once(pending)
         except DynamORMError as exc:
             if not is_transient(exc):
                 return pending, exc, retries
             error = exc
-        else:
-            error = None
-            pending = _unprocessed(pending, response.get("UnprocessedItems") or {})
-            stats.unprocessed += len(pending)
-            if not pending:
-                return [], None, retries
+            continue
+        error = None
+        stats.unprocessed += len(pending)
+        if not pending:
+            return [], None, retries
     return pending, error, retries
+
+
+async def send_writes(
+    session: SessionBase, writes: list[Write], max_attempts: int, stats: BatchStats
+) -> tuple[list[Write], DynamORMError | None, int]:
+    """Send one chunk (at most 25 writes, no key twice) until done or out of attempts; see
+    ``retry_chunk`` for what is returned."""
+
+    async def send_once(pending: list[Write]) -> list[Write]:
+        request: dict[str, list[dict[str, Any]]] = {}
+        for w in pending:
+            request.setdefault(w.table, []).append(w.request)
+        table = next(iter(request)) if len(request) == 1 else None
+        response = await session._send(
+            "BatchWriteItem", {"RequestItems": request}, Context("BatchWriteItem", table, None)
+        )
+        return _unprocessed(pending, response.get("UnprocessedItems") or {})
+
+    return await retry_chunk(writes, send_once, max_attempts, stats)
 
 
 def _unprocessed(sent: list[Write], unprocessed: Mapping[str, Any]) -> list[Write]:

@@ -147,6 +147,10 @@ class ExpressionContext:
             raise self.invalid(where, p.message, p.value_type or type(value)) from p.__cause__
         except Unsupported as exc:
             raise self.invalid(where, str(exc), type(value)) from None
+        return self.add_value(av)
+
+    def add_value(self, av: AttributeValue) -> str:
+        """The placeholder for an AttributeValue that is already in wire form."""
         placeholder = f":v{len(self.values)}"
         self.values[placeholder] = av
         return placeholder

@@ -52,8 +52,7 @@ def version_condition(info: ModelInfo, ctx: ExpressionContext, expected: int) ->
     assert info.version is not None
     if expected == 0:
         return f"attribute_not_exists({ctx.name(info.hash_key.stored_name)})"
-    placeholder = f":v{len(ctx.values)}"
-    ctx.values[placeholder] = {"N": str(expected)}
+    placeholder = ctx.add_value({"N": str(expected)})
     return f"{ctx.name(info.field(info.version).stored_name)} = {placeholder}"
 
 

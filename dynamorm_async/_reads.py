@@ -101,8 +101,7 @@ class ReadOperations(SessionBase):
         hash_attr = info.hash_key if index_info is None else index_info.hash_key
         range_attr = info.range_key if index_info is None else index_info.range_key
         hash_av = dump_key_value(info, self.converter, hash_attr, hash_key)
-        placeholder = f":v{len(ctx.values)}"
-        ctx.values[placeholder] = hash_av
+        placeholder = ctx.add_value(hash_av)
         key_condition = f"{ctx.name(hash_attr.stored_name)} = {placeholder}"
         if range is not None:
             key_condition += " AND " + _range_condition(ctx, range, range_attr, index)

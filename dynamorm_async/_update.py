@@ -164,8 +164,7 @@ class UpdateBuilder:
         """SET (or ADD) an attribute the session maintains (version, timestamps), by stored
         name; ``only_if_absent`` keeps a value that is already stored."""
         text = self.ctx.name(stored)
-        placeholder = f":v{len(self.ctx.values)}"
-        self.ctx.values[placeholder] = value
+        placeholder = self.ctx.add_value(value)
         if add:
             self._adds.append(f"{text} {placeholder}")
         elif only_if_absent:
