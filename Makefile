@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # aioboto3 pins an older aiobotocore: its interop test runs in an environment of its own.
 INTEROP := .venv-interop
+# The benchmarks install peers (aioboto3, PynamoDB, aiodynamo) in an environment of their own.
+BENCH := .venv-bench
 # dynalite is the third engine for the table manager: its tables really pass through
 # CREATING and DELETING. It has no transactions or TTL updates, so only these run there.
 TABLE_TESTS := tests/test_tables.py tests/test_tables_ensure.py tests/test_testing_engine.py
@@ -15,7 +17,7 @@ TABLE_TESTS := tests/test_tables.py tests/test_tables_ensure.py tests/test_testi
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,examples]'
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -43,11 +45,17 @@ test: lint typecheck
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python benchmarks/converter/bench_converter.py
-	$(BIN)/python benchmarks/tables/bench_ensure.py
-	$(BIN)/python benchmarks/copy/bench_copy.py
+$(BENCH)/.installed: pyproject.toml
+	test -x $(BENCH)/bin/python || $(PYTHON) -m venv $(BENCH)
+	$(BENCH)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH)/bin/python -m pip install --quiet '.[bench]'
+	touch $@
+
+# The library is measured as users get it: installed from a wheel, its bytecode compiled
+# at install time (as the peers' is), not run from this source tree.
+bench: $(BENCH)/.installed
+	$(BENCH)/bin/python -m pip install --quiet --no-deps --force-reinstall .
+	$(BENCH)/bin/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(INTEROP) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(INTEROP) $(BENCH) .mypy_cache .pytest_cache .ruff_cache

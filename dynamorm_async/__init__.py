@@ -25,6 +25,9 @@ Importing this package is cheap: aiobotocore, botocore and aiohttp are imported 
 client is first needed.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._batch_writer import BatchStats, BatchWriter
 from ._convert import (
     Converter,
@@ -34,7 +37,6 @@ from ._convert import (
     make_converter,
     to_item,
 )
-from ._description import IndexDescription, KeyElement, Provisioned, TableDescription
 from ._errors import (
     BatchIncomplete,
     CancellationReason,
@@ -58,7 +60,6 @@ from ._errors import (
     VersionConflict,
 )
 from ._expressions import Condition, Path, attr, size
-from ._migration_report import MigrationReport, Progress, Verification
 from ._model import (
     FieldInfo,
     GlobalIndex,
@@ -72,8 +73,39 @@ from ._model import (
 )
 from ._queries import Page, Query, Scan
 from ._session import Session
-from ._tables import TableManager
 from ._transactions import Transaction
+
+# The table manager, its descriptions and the migration reports are loaded on first use:
+# a Lambda that only reads and writes items never pays for them.
+_LAZY = {
+    "IndexDescription": "._description",
+    "KeyElement": "._description",
+    "MigrationReport": "._migration_report",
+    "Progress": "._migration_report",
+    "Provisioned": "._description",
+    "TableDescription": "._description",
+    "TableManager": "._tables",
+    "Verification": "._migration_report",
+}
+
+if TYPE_CHECKING:
+    from ._description import IndexDescription, KeyElement, Provisioned, TableDescription
+    from ._migration_report import MigrationReport, Progress, Verification
+    from ._tables import TableManager
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "BatchIncomplete",

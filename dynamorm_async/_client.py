@@ -29,6 +29,9 @@ __all__ = ["ClientOptions", "Clients", "default_config"]
 # Defaults for Lambda and services: fail fast on a dead connection, retry throttling and
 # transient errors with the SDKs' standard backoff, and enough pooled connections for a
 # service that runs many requests at once (aiobotocore's default of 10 queues the rest).
+# botocore's parameter validation walks every attribute of every request again; the requests
+# this library builds are valid by construction (the converter checks every value, the
+# session checks names, limits and keys), so it is off unless a caller's config turns it on.
 DEFAULT_CONNECT_TIMEOUT = 2.0
 DEFAULT_READ_TIMEOUT = 10.0
 DEFAULT_MAX_ATTEMPTS = 5
@@ -45,6 +48,7 @@ def default_config() -> Any:
         retries={"mode": "standard", "total_max_attempts": DEFAULT_MAX_ATTEMPTS},
         max_pool_connections=DEFAULT_POOL_SIZE,
         tcp_keepalive=True,
+        parameter_validation=False,
     )
 
 
@@ -163,7 +167,8 @@ class Clients:
         if self._aio_session is None:
             self._aio_session = o.botocore_session or _new_aio_session(o.profile)
         kwargs.update(o.credentials)
-        return _translated(self._aio_session.create_client("dynamodb", **kwargs))
+        own = o.botocore_session is None
+        return _translated(self._aio_session.create_client("dynamodb", **kwargs), own=own)
 
     def forget(self, entry: _Entry) -> None:
         if self._entries.get(entry.loop) is entry:
@@ -212,7 +217,13 @@ async def _guard(clients: Clients, entry: _Entry) -> AsyncIterator[None]:
 def _new_aio_session(profile: str | None) -> Any:
     from aiobotocore.session import AioSession
 
-    return AioSession(profile=profile) if profile else AioSession()
+    from ._response_parser import install
+
+    session = AioSession(profile=profile) if profile else AioSession()
+    # Only botocore sessions created here get the item parser: a caller's own session keeps
+    # the parser it was configured with.
+    install(session)
+    return session
 
 
 class _translated:
@@ -223,20 +234,27 @@ class _translated:
     ``_guard`` is still exiting it.
     """
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Any, *, own: bool = False) -> None:
         self.context = context
+        self.own = own  # a client of a botocore session the Session created itself
 
     async def __aenter__(self) -> Any:
         from botocore.exceptions import NoRegionError, PartialCredentialsError, ProfileNotFound
 
         try:
-            return await self.context.__aenter__()
+            client = await self.context.__aenter__()
         except NoRegionError as exc:
             raise SessionError(
-                "no AWS region: pass Session(region=...) or set AWS_REGION / AWS_DEFAULT_REGION"
+                "no AWS region: pass Session(region=...), set AWS_DEFAULT_REGION or give the "
+                "profile a region"
             ) from exc
         except (PartialCredentialsError, ProfileNotFound) as exc:
             raise SessionError(f"cannot open a DynamoDB client: {exc}") from exc
+        if self.own:
+            from ._request_serializer import install
+
+            install(client)
+        return client
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.context.__aexit__(*exc_info)

@@ -1,9 +1,10 @@
 """The DynamoDB preset for cattrs: attrs instances <-> DynamoDB's AttributeValue wire format.
 
 Items go straight between attrs instances and ``{"S": ...}`` / ``{"N": ...}`` / ``{"M": ...}``
-maps, with no detour through boto3's TypeSerializer. One structuring and one unstructuring
-function is generated per class with cattrs' ``gen`` module and cached by cattrs' dispatch, so
-the per-item cost is one generated function call plus one call per attribute.
+maps, with no detour through boto3's TypeSerializer. One dump and one load function is
+generated per class (``_generate``) and cached; it writes the converter's own codecs inline,
+so a typical attribute costs no function call, and calls every other hook, including any you
+register. ``Converter.generated_source(cls)`` shows the code.
 
 Rules (``configure_converter``):
 
@@ -83,6 +84,9 @@ class Converter(cattrs.Converter):
     def __init__(self) -> None:
         self._generating: set[tuple[str, type]] = set()
         self._items: dict[type, ItemCodec] = {}
+        # The codecs' functions by class, looked up once per item.
+        self._dumps: dict[type, Callable[[Any], dict[str, AttributeValue]]] = {}
+        self._loads: dict[type, Callable[[Mapping[str, AttributeValue]], Any]] = {}
         super().__init__(
             detailed_validation=False,
             unstructure_fallback_factory=_hooks.no_dump,
@@ -96,34 +100,50 @@ class Converter(cattrs.Converter):
         Raises ``ValidationError`` naming the model, the field and the value's type when a
         value cannot be stored; nothing is returned half-built.
         """
-        codec = self._items.get(obj.__class__)
-        if codec is None:
+        dump = self._dumps.get(obj.__class__)
+        if dump is None:
             if not attrs.has(obj.__class__):
                 raise ValidationError(
                     f"to_item takes an attrs model instance, got {type(obj).__qualname__}",
                     value_type=type(obj),
                 )
-            codec = self._codec(obj.__class__)
-        return codec.dump(obj)
+            dump = self._codec(obj.__class__).dump
+        return dump(obj)
 
     def load_item(self, cls: type[T], item: Mapping[str, AttributeValue]) -> T:
         """An instance of ``cls`` from an item as DynamoDB returns it.
 
         Raises ``DeserializationError`` naming the field when the stored data does not fit.
         """
-        codec = self._items.get(cls)
-        if codec is None:
+        load = self._loads.get(cls)
+        if load is None:
             if not attrs.has(cls):
                 raise DeserializationError(f"{cls!r} is not an attrs class", item=item)
-            codec = self._codec(cls)
-        return codec.load(item)  # type: ignore[no-any-return]
+            load = self._codec(cls).load
+        return load(item)  # type: ignore[no-any-return]
 
     def _codec(self, cls: type) -> ItemCodec:
         try:
             codec = self._items[cls] = item_codec(self, cls)
         except Unsupported as exc:
             raise ModelError(f"{cls.__qualname__}: {exc}", model=cls) from None
+        self._dumps[cls] = codec.dump
+        self._loads[cls] = codec.load
         return codec
+
+    def _forget_codecs(self) -> None:
+        # Generated item codecs depend on every hook: any registration invalidates them.
+        self._items.clear()
+        self._dumps.clear()
+        self._loads.clear()
+
+    def generated_source(self, cls: type) -> str:
+        """The Python source generated to dump and load items of ``cls``, for reading while
+        debugging (tracebacks through it show its lines too)."""
+        if not attrs.has(cls):
+            raise ModelError(f"{cls!r} is not an attrs class", model=cls)
+        codec = self._items.get(cls) or self._codec(cls)
+        return codec.source
 
     def dump_value(self, value: Any, tp: Any = None) -> AttributeValue:
         """One value as an AttributeValue, by declared type ``tp`` or by its runtime type."""
@@ -174,29 +194,28 @@ class Converter(cattrs.Converter):
         self.register_unstructure_hook(cls, dump_hook)
         self.register_structure_hook(cls, load_hook)
 
-    # Generated item codecs depend on every hook: any registration invalidates them.
     def register_unstructure_hook(self, *args: Any, **kwargs: Any) -> Any:
-        self._items.clear()
+        self._forget_codecs()
         return super().register_unstructure_hook(*args, **kwargs)
 
     def register_structure_hook(self, *args: Any, **kwargs: Any) -> Any:
-        self._items.clear()
+        self._forget_codecs()
         return super().register_structure_hook(*args, **kwargs)
 
     def register_unstructure_hook_func(self, *args: Any, **kwargs: Any) -> Any:
-        self._items.clear()
+        self._forget_codecs()
         return super().register_unstructure_hook_func(*args, **kwargs)
 
     def register_structure_hook_func(self, *args: Any, **kwargs: Any) -> Any:
-        self._items.clear()
+        self._forget_codecs()
         return super().register_structure_hook_func(*args, **kwargs)
 
     def register_unstructure_hook_factory(self, *args: Any, **kwargs: Any) -> Any:
-        self._items.clear()
+        self._forget_codecs()
         return super().register_unstructure_hook_factory(*args, **kwargs)
 
     def register_structure_hook_factory(self, *args: Any, **kwargs: Any) -> Any:
-        self._items.clear()
+        self._forget_codecs()
         return super().register_structure_hook_factory(*args, **kwargs)
 
 
@@ -243,7 +262,7 @@ def to_item(obj: Any, *, converter: Converter | None = None) -> dict[str, Attrib
     >>> to_item(Order(customer_id="c1", order_id="o1", status="open", ...))
     {'customer_id': {'S': 'c1'}, 'order_id': {'S': 'o1'}, 'status': {'S': 'open'}, ...}
     """
-    return (converter or default_converter()).dump_item(obj)
+    return (converter or _default or default_converter()).dump_item(obj)
 
 
 def from_item(
@@ -254,4 +273,4 @@ def from_item(
 
         order = from_item(Order, record["dynamodb"]["NewImage"])
     """
-    return (converter or default_converter()).load_item(cls, item)
+    return (converter or _default or default_converter()).load_item(cls, item)

@@ -207,7 +207,14 @@ class Copy:
             await asyncio.shield(task)
         except asyncio.CancelledError:
             cancelled = True
-            await asyncio.wait({task})
+            # A segment can be cancelled more than once (by gather passing the caller's
+            # cancellation down, and by run()); every one of them must still wait here, or
+            # the report would miss writes that are still being sent.
+            while not task.done():
+                try:
+                    await asyncio.wait({task})
+                except asyncio.CancelledError:
+                    continue
         except Exception:
             pass
         ok = not task.cancelled() and task.exception() is None

@@ -1,26 +1,43 @@
-"""Per-class conversion functions for attrs classes, generated once with cattrs' ``gen``.
+"""Per-class conversion functions for attrs classes, generated as Python source once per class.
 
-For each class a dict unstructuring and a dict structuring function are generated, with
-per-field overrides for the DynamoDB rules: stored names, left-out None values and empty sets,
-TTL as epoch seconds, and a default for attributes that are absent. The generated functions
-are the fast path; when one fails, a slower pass over the fields finds which field (and which
-element inside it) is to blame, so errors name it.
+For each class the converter writes a dump function (instance -> {stored name: AttributeValue})
+and a load function (item -> instance) that spell out the DynamoDB rules field by field: stored
+names, left-out None values and empty sets, TTL as epoch seconds, defaults for absent
+attributes and the key checks. Where a field's hook is one of the converter's own codecs (str,
+int, float, Decimal, bool, bytes, datetime, date, UUID, an Enum, a nested class, a list of
+those, a set), its common case is written inline behind an exact class check, so a typical
+field costs no function call; any other value goes to the hook. A hook the user registered is
+never written inline: only the converter's own hooks, recognised by identity, are.
+
+The generated functions are the fast path. When one raises, the reference path runs: a loop
+over the fields that calls every hook, and either returns the same result (for a stored form
+the fast path does not spell out, such as ``1E+2`` for an int) or raises a ``Problem`` naming
+the field, and the element inside it, that is to blame.
+
+The source is registered with ``linecache``, so tracebacks show the generated line and
+``inspect.getsource`` prints it; ``ItemCodec.source`` holds it too.
 """
 
 from __future__ import annotations
 
+import builtins
+import itertools
+import keyword
+import linecache
+import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
+from uuid import UUID
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from . import _codecs as c
 from ._codecs import NULL, AttributeValue, Problem, as_problem
 from ._errors import DeserializationError, ModelError, ValidationError
-from ._hooks import Unsupported, dump_hook, load_hook
+from ._hooks import Shape, Unsupported, dump_hook, load_hook, shape_of, shaped
 from ._model import FieldInfo, ModelInfo, fields_of
 from ._types import is_set_type, optional_inner
 
@@ -28,21 +45,33 @@ __all__ = ["ItemCodec", "attrs_dump_factory", "attrs_load_factory", "item_codec"
 
 Dump = Callable[[Any], Any]
 Load = Callable[[Any, Any], Any]
-_EMPTY_FACTORIES = (set, frozenset)
 H = TypeVar("H")
+_EMPTY_FACTORIES = (set, frozenset)
+_EMPTY_SET: frozenset[Any] = frozenset()
+_ABSENT = object()  # what ``item.get`` returns for an attribute that is not stored
+_serial = itertools.count(1)
+
+
+# --- what each field needs ---------------------------------------------------------------
 
 
 @attrs.frozen
 class _FieldPlan:
+    """One field's hooks and storage rules; the reference path follows it literally."""
+
     info: FieldInfo
-    dump: Dump  # for a present value; None values never reach it when ``omit`` is set
-    load: Load
-    omit: str  # "" (always stored), "default" (left out when equal to the default), "none"
+    alias: str  # the ``__init__`` argument
+    kw_only: bool
+    dump: Dump  # for a value that is stored; None values never reach it unless ``when`` allows
+    load: Load  # called with the field's type, as cattrs does
+    when: str  # stored "always", when "not_none", "not_empty" (!= an empty set), or "truthy"
+    null: bool  # None is stored as NULL
+    drop_none: bool  # a hook that returns None leaves the attribute out
+    optional: bool  # ``X | None``: absent without a default loads as None
+    set_type: bool  # a set: absent without a default loads as an empty set
 
 
-def _field_plan(
-    conv: cattrs.Converter, cls: type, f: FieldInfo, info: ModelInfo | None
-) -> _FieldPlan:
+def _field_plan(conv: cattrs.Converter, f: FieldInfo, a: Any, info: ModelInfo | None) -> _FieldPlan:
     tp = f.type
     inner = optional_inner(tp)
     base = inner if inner is not None else tp
@@ -56,58 +85,43 @@ def _field_plan(
     else:
         dump = dump_hook(conv, base)
         load = load_hook(conv, tp)
+    set_type = inner is None and is_set_type(base)
+
+    def plan(when: str, null: bool = False, drop_none: bool = False) -> _FieldPlan:
+        return _FieldPlan(
+            f, a.alias, a.kw_only, dump, load, when, null, drop_none, inner is not None, set_type
+        )
+
     default = f.default
     if inner is not None and (f.store_none or (f.has_default and default is not None)):
         # With a default other than None, a left-out None would load as that default: store
         # NULL so that None round-trips.
-        return _FieldPlan(f, _none_as_null(dump), load, "")
+        return plan("always", null=True)
     if inner is not None:
-        # The generated code skips None when it is the default; otherwise filter afterwards.
-        if default is None and f.has_default:
-            return _FieldPlan(f, dump, load, "default")
-        return _FieldPlan(f, _none_as_missing(dump), load, "none")
-    if is_set_type(base):
-        if isinstance(default, attrs.Factory) and default.factory in _EMPTY_FACTORIES:  # type: ignore[arg-type]
-            return _FieldPlan(f, dump, load, "default")
-        return _FieldPlan(f, _empty_as_missing(dump), load, "none")
-    return _FieldPlan(f, dump, load, "")
+        return plan("not_none", drop_none=not f.has_default)
+    if set_type:
+        factory = _factory(default)
+        if factory is not None and factory.factory in _EMPTY_FACTORIES:
+            return plan("not_empty")
+        return plan("truthy", drop_none=True)
+    return plan("always")
 
 
 def _null_or(load: Load, inner: Any) -> Load:
-    # The generated code passes the field's type (``int | None``); ``load`` takes ``inner``.
+    # Called with the field's type (``int | None``); ``load`` takes ``inner``.
     def load_optional(av: Any, _: Any) -> Any:
         return None if av == NULL else load(av, inner)
 
     return load_optional
 
 
-def _none_as_null(dump: Dump) -> Dump:
-    def dump_nullable(value: Any) -> Any:
-        return NULL if value is None else dump(value)
-
-    return dump_nullable
-
-
-def _none_as_missing(dump: Dump) -> Dump:
-    def dump_optional(value: Any) -> Any:
-        return None if value is None else dump(value)
-
-    return dump_optional
-
-
-def _empty_as_missing(dump: Dump) -> Dump:
-    def dump_set(value: Any) -> Any:
-        return dump(value) if value else None
-
-    return dump_set
-
-
 def _plans(conv: cattrs.Converter, cls: type) -> list[_FieldPlan]:
     info = cls.__dict__.get("__dynamorm__")
+    by_name = {a.name: a for a in attrs.fields(cls)}
     plans = []
     for f in fields_of(cls):
         try:
-            plans.append(_field_plan(conv, cls, f, info))
+            plans.append(_field_plan(conv, f, by_name[f.name], info))
         except Unsupported as exc:
             raise ModelError(
                 f"{cls.__qualname__}.{f.name}: {exc}", model=cls, field=f.name
@@ -115,94 +129,460 @@ def _plans(conv: cattrs.Converter, cls: type) -> list[_FieldPlan]:
     return plans
 
 
-def _make_dump_fields(
-    conv: cattrs.Converter, cls: type
-) -> tuple[Callable[[Any], dict[str, Any]], Callable[[Any, Exception], Problem]]:
-    """(obj -> {stored name: AttributeValue}, the function that explains its failure)."""
-    plans = _plans(conv, cls)
-    overrides: dict[str, Any] = {
-        p.info.name: override(
-            rename=p.info.stored_name,
-            unstruct_hook=p.dump,
-            omit_if_default=p.omit == "default",
-            omit=p.omit == "none",
+# --- generated source ----------------------------------------------------------------------
+
+# The builtins the generated code uses, bound first so that no global can shadow them.
+_BUILTINS = (
+    "Exception",
+    "abs",
+    "bool",
+    "bytes",
+    "float",
+    "frozenset",
+    "getattr",
+    "int",
+    "len",
+    "list",
+    "map",
+    "repr",
+    "set",
+    "str",
+)
+# Names the generated functions use for their arguments and locals; no global may take one.
+_LOCAL_NAME = re.compile(r"(?:[vta]_.*|x|m|obj|item|kw)$")
+
+
+class _Source:
+    """Python source being written, with the globals it refers to, each under a unique name."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.globals: dict[str, Any] = {}
+        self._names: dict[int, str] = {}
+        for name in _BUILTINS:
+            self.ref(getattr(builtins, name), name)
+        for name, value in (
+            ("NULL", NULL),
+            ("ABSENT", _ABSENT),
+            ("EMPTY_SET", _EMPTY_SET),
+            ("UTC", c._UTC),
+            ("N_LOW", -c._MAX_INT),
+            ("N_HIGH", c._MAX_INT),
+            ("Decimal", Decimal),
+            ("datetime", datetime),
+            ("date", date),
+            ("UUID", UUID),
+            ("utc_text", c.utc_text),
+            ("fromisoformat", datetime.fromisoformat),
+        ):
+            self.ref(value, name)
+
+    def ref(self, obj: Any, hint: str) -> str:
+        """The global name under which the generated code sees ``obj``."""
+        name = self._names.get(id(obj))
+        if name is not None:
+            return name
+        base = re.sub(r"\W", "_", hint)
+        if not base.isidentifier() or keyword.iskeyword(base) or _LOCAL_NAME.match(base):
+            base = "g_" + base
+        name = base
+        for n in itertools.count(2):
+            if name not in self.globals:
+                break
+            name = f"{base}_{n}"
+        self.globals[name] = obj
+        self._names[id(obj)] = name
+        return name
+
+    def reserve(self, hint: str) -> str:
+        """A unique global name for a function the source defines."""
+        return self.ref(object(), hint)
+
+    def add(self, line: str, depth: int = 0) -> None:
+        self.lines.append("    " * depth + line)
+
+    def compile(self, what: str, cls: type) -> tuple[dict[str, Any], str]:
+        """Run the source; its globals (now holding the functions) and the source text."""
+        header = [
+            f"# {what.capitalize()} of {cls.__module__}.{cls.__qualname__}, generated by "
+            "dynamorm_async.",
+            '# NULL is {"NULL": True}; ABSENT stands for an attribute the item lacks; an int',
+            "# n with N_LOW < n < N_HIGH has at most 38 digits; dump_*/load_* are the hooks,",
+            "# called for whatever the inline code does not cover.",
+            "",
+        ]
+        text = "\n".join(header + self.lines) + "\n"
+        filename = f"<dynamorm_async {what} {cls.__module__}.{cls.__qualname__} #{next(_serial)}>"
+        # Registered so that tracebacks and inspect.getsource show the generated lines.
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+        exec(compile(text, filename, "exec"), self.globals)
+        return self.globals, text
+
+
+def _read(target: str, name: str) -> str:
+    return f"getattr({target}, {name!r})" if keyword.iskeyword(name) else f"{target}.{name}"
+
+
+# Inline forms of the converter's own codecs. Each is exact: where its guard holds, the
+# expression is what the codec returns; elsewhere the generated code calls the codec.
+
+
+def _dump_inline(
+    src: _Source, hook: Any, v: str, t: str, nested: bool = False
+) -> tuple[str, str] | None:
+    """(guard, AttributeValue expression) standing for ``hook(v)``; None: call the hook."""
+    if hook is c.dump_str:
+        return f"{v}.__class__ is str", f'{{"S": {v}}}'
+    if hook is c.dump_int:
+        return f"{v}.__class__ is int and N_LOW < {v} < N_HIGH", f'{{"N": str({v})}}'
+    if hook is c.dump_float:
+        return f"{v}.__class__ is float and 1e-130 <= abs({v}) < 1e126", f'{{"N": repr({v})}}'
+    if hook is c.dump_decimal:
+        # Zero is stored as "0", and long or exponent forms need the digit and range checks.
+        guard = (
+            f"{v}.__class__ is Decimal and {v}.is_finite() and {v} "
+            f'and len({t} := str({v})) <= 38 and "E" not in {t}'
         )
-        for p in plans
-    }
-    generated: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
-        cls, conv, _cattrs_use_linecache=False, **overrides
-    )
-    # Fields whose None or empty value cannot be compared with a default are added after the
-    # generated part, and only when they have something to store.
-    late = [(p.info.name, p.info.stored_name, p.dump) for p in plans if p.omit == "none"]
-    if late:
-        early = generated
+        return guard, f'{{"N": {t}}}'
+    if hook is c.dump_bool:
+        return f"{v}.__class__ is bool", f'{{"BOOL": {v}}}'
+    if hook is c.dump_bytes:
+        return f"{v}.__class__ is bytes", f'{{"B": {v}}}'
+    if hook is c.dump_datetime:
+        return f"{v}.__class__ is datetime and {v}.tzinfo is UTC", f'{{"S": utc_text({v})}}'
+    if hook is c.dump_date:
+        return f"{v}.__class__ is date", f'{{"S": {v}.isoformat()}}'
+    if hook is c.dump_uuid:
+        return f"{v}.__class__ is UUID", f'{{"S": str({v})}}'
+    shape = shape_of(hook)
+    if shape is None:
+        return None
+    if shape.kind == "enum":
+        enum_name = src.ref(shape.tp, shape.tp.__name__)
+        tag = _enum_tag(shape.tp)
+        if tag == "S":
+            return f"{v}.__class__ is {enum_name}", f'{{"S": {v}._value_}}'
+        if tag == "N":
+            return f"{v}.__class__ is {enum_name}", f'{{"N": str({v}._value_)}}'
+        return None
+    if shape.kind == "model":
+        cls_name = src.ref(shape.tp, shape.tp.__name__)
+        fields = src.ref(shape.hook, f"dump_fields_{shape.tp.__name__}")
+        return f"{v}.__class__ is {cls_name}", f'{{"M": {fields}({v})}}'
+    if shape.kind == "list" and not nested:
+        item = _dump_inline(src, shape.hook, "x", t, nested=True)
+        if item is None:
+            return None
+        item_guard, item_av = item
+        fallback = src.ref(shape.hook, _hook_hint(shape.hook, "dump_item"))
+        return (
+            f"{v}.__class__ is list",
+            f'{{"L": [{item_av} if {item_guard} else {fallback}(x) for x in {v}]}}',
+        )
+    return None
 
-        def generated(obj: Any) -> dict[str, Any]:
-            item = early(obj)
-            for name, stored, dump in late:
-                value = dump(getattr(obj, name))
-                if value is not None:
-                    item[stored] = value
-            return item
 
-    def locate(obj: Any, exc: Exception) -> Problem:
+def _enum_tag(tp: Any) -> str | None:
+    """ "S" when every member's value is a str, "N" when an int DynamoDB can hold."""
+    values = [m._value_ for m in tp]
+    if values and all(v.__class__ is str for v in values):
+        return "S"
+    if values and all(v.__class__ is int and -c._MAX_INT < v < c._MAX_INT for v in values):
+        return "N"
+    return None
+
+
+def _load_inline(
+    src: _Source, hook: Any, tp: Any, av: str, t: str, nested: bool = False
+) -> str | None:
+    """An expression that raises or equals ``hook(av, tp)``; None: call the hook."""
+    if hook is c.load_str and tp is str:
+        return f'{av}["S"]'
+    if hook is c.load_int and tp is int:
+        return f'int({av}["N"])'
+    if hook is c.load_float:
+        return f'float({av}["N"])'
+    if hook is c.load_decimal:
+        # Decimal() takes numbers too; a stored N that is not text goes to the codec.
+        load_decimal = src.ref(c.load_decimal, "load_decimal")
+        return f'Decimal({t}) if ({t} := {av}["N"]).__class__ is str else {load_decimal}({av})'
+    if hook is c.load_bool:
+        return f'bool({av}["BOOL"])'
+    if hook is c.load_bytes:
+        return f'bytes({av}["B"])'
+    if hook is c.load_datetime:
+        # Text this library wrote parses straight to UTC; the codec handles other spellings.
+        load_datetime = src.ref(c.load_datetime, "load_datetime")
+        return f'{t} if ({t} := fromisoformat({av}["S"])).tzinfo is UTC else {load_datetime}({av})'
+    if hook is c.load_date:
+        return f'date.fromisoformat({av}["S"])'
+    if hook is c.load_uuid:
+        return f'UUID({av}["S"])'
+    shape = shape_of(hook)
+    if shape is None:
+        return None
+    if shape.kind == "enum":
+        # A dict lookup is the Enum's own first step; a value it misses (one ``_missing_``
+        # accepts, say) raises KeyError and the reference path calls the Enum.
+        tag = _enum_tag(shape.tp)
+        if tag is None:
+            return None
+        members = src.ref({m._value_: m for m in shape.tp}, f"{shape.tp.__name__}_by_value")
+        return f'{members}[{av}["S"]]' if tag == "S" else f'{members}[int({av}["N"])]'
+    if shape.kind == "model":
+        fields = src.ref(shape.hook, f"load_fields_{shape.tp.__name__}")
+        return f'{fields}({av}["M"])'
+    if shape.kind == "list" and not nested:
+        item = _load_inline(src, shape.hook, shape.tp, "x", t, nested=True)
+        return None if item is None else f'[{item} for x in {av}["L"]]'
+    if shape.kind == "set":
+        # What the set codec itself does for these member types (``_hooks._set_load_factory``).
+        make = "frozenset" if shape.frozen else "set"
+        if shape.tp is str:
+            return f'{make}({av}["SS"])'
+        if shape.tp is bytes:
+            # bytes() refuses base64 text (DynamoDB JSON): the codec decodes it.
+            return f'{make}(map(bytes, {av}["BS"]))'
+        if shape.tp in (float, Decimal) or (shape.tp is int and shape.hook is c.load_int):
+            return f'{make}(map({shape.tp.__name__}, {av}["NS"]))'
+    return None
+
+
+# --- dump ------------------------------------------------------------------------------------
+
+
+def _dump_value(src: _Source, p: _FieldPlan, v: str) -> str:
+    """The expression for the AttributeValue of a present value ``v``."""
+    name = p.info.name
+    inline = _dump_inline(src, p.dump, v, f"t_{name}")
+    hook = src.ref(p.dump, _hook_hint(p.dump, f"dump_{name}"))
+    if inline is None:
+        return f"{hook}({v})"
+    guard, av = inline
+    return f"{av} if {guard} else {hook}({v})"
+
+
+def _hook_hint(hook: Any, hint: str) -> str:
+    # The converter's own codecs keep their names in the source (dump_str, load_int, ...).
+    name = getattr(hook, "__name__", "")
+    return name if getattr(c, name, None) is hook else hint
+
+
+def _dump_body(src: _Source, plans: list[_FieldPlan], depth: int) -> None:
+    """Statements that read ``obj``'s fields and leave the item in ``item``."""
+    for p in plans:
+        src.add(f"v_{p.info.name} = {_read('obj', p.info.name)}", depth)
+    always = [p for p in plans if p.when == "always"]
+    src.add("item = {", depth)
+    for p in always:
+        v = f"v_{p.info.name}"
+        value = _dump_value(src, p, v)
+        if p.null:
+            value = f"NULL if {v} is None else " + (f"({value})" if " if " in value else value)
+        src.add(f"{_text(p.info.stored_name)}: {value},", depth + 1)
+    src.add("}", depth)
+    for p in plans:
+        if p.when == "always":
+            continue
+        v = f"v_{p.info.name}"
+        condition = {
+            "not_none": f"{v} is not None",
+            "not_empty": f"{v} != EMPTY_SET",  # what cattrs' omit_if_default compares with
+            "truthy": v,
+        }[p.when]
+        src.add(f"if {condition}:", depth)
+        value = _dump_value(src, p, v)
+        if p.drop_none and _dump_inline(src, p.dump, v, f"t_{p.info.name}") is None:
+            src.add(f"a_{p.info.name} = {value}", depth + 1)
+            src.add(f"if a_{p.info.name} is not None:", depth + 1)
+            src.add(f"item[{_text(p.info.stored_name)}] = a_{p.info.name}", depth + 2)
+        else:
+            src.add(f"item[{_text(p.info.stored_name)}] = {value}", depth + 1)
+
+
+def _dump_slowly(cls: type, plans: list[_FieldPlan]) -> Callable[[Any], dict[str, Any]]:
+    """The reference dump: every hook called, a failure named by its field."""
+
+    def dump_fields(obj: Any) -> dict[str, Any]:
+        item: dict[str, Any] = {}
         for p in plans:
             value = getattr(obj, p.info.name)
-            if value is None and p.omit:
+            if value is None and (p.null or p.optional):
+                if p.null:
+                    item[p.info.stored_name] = NULL
+                continue
+            if (p.when == "not_empty" and value == _EMPTY_SET) or (
+                p.when == "truthy" and not value
+            ):
                 continue
             try:
-                p.dump(value)
-            except Exception as inner:
-                return as_problem(inner).within(p.info.name)
-        return as_problem(exc)
+                av = p.dump(value)
+            except Exception as exc:
+                problem = as_problem(exc).within(p.info.name)
+                raise problem from problem.__cause__
+            if av is not None or not p.drop_none:
+                item[p.info.stored_name] = av
+        return item
 
-    return generated, locate
+    return dump_fields
+
+
+def _make_dump_fields(conv: cattrs.Converter, cls: type) -> tuple[Dump, Dump, str]:
+    """(generated obj -> fields, reference obj -> fields, the generated source)."""
+    plans = _plans(conv, cls)
+    src = _Source()
+    name = src.reserve(f"dump_fields_{cls.__name__}")
+    src.add(f"def {name}(obj):")
+    _dump_body(src, plans, 1)
+    src.add("return item", 1)
+    namespace, text = src.compile("dump", cls)
+    return namespace[name], _dump_slowly(cls, plans), text
+
+
+def _text(value: str) -> str:
+    """A string literal, in double quotes when that needs no escapes (like the rest)."""
+    text = repr(value)
+    return f'"{text[1:-1]}"' if text[0] == "'" and '"' not in value else text
+
+
+# --- load -------------------------------------------------------------------------------------
+
+
+def _load_field(src: _Source, p: _FieldPlan, depth: int) -> None:
+    """Statements that leave the field's value in ``v_<name>`` (or in ``kw`` when absent
+    values must be left to the class's own default)."""
+    f = p.info
+    v, a, t = f"v_{f.name}", f"a_{f.name}", f"t_{f.name}"
+    key = _text(f.stored_name)
+    shape = shape_of(p.load)
+    hook = src.ref(p.load, _hook_hint(p.load, f"load_{f.name}"))
+    field_type = src.ref(f.type, f"type_{f.name}")
+
+    def present(av: str) -> str:
+        if shape is not None and shape.kind == "optional":
+            inner = _load_inline(src, shape.hook, shape.tp, av, t)
+            if inner is not None:
+                return f"None if {av} == NULL else {inner}"
+        inline = _load_inline(src, p.load, f.type, av, t)
+        return inline if inline is not None else f"{hook}({av}, {field_type})"
+
+    if not f.has_default and not p.optional and not p.set_type:
+        src.add(f"{v} = {present(f'm[{key}]')}", depth)
+        return
+    default = f.default
+    factory = _factory(default)
+    if factory is not None and factory.takes_self:
+        src.add(f"{a} = m.get({key}, ABSENT)", depth)
+        src.add(f"if {a} is not ABSENT:", depth)
+        src.add(f"kw[{_text(p.alias)}] = {present(a)}", depth + 1)
+        return
+    if factory is not None:
+        absent = f"{src.ref(factory.factory, f'factory_{f.name}')}()"
+    elif f.has_default:
+        absent = "None" if default is None else src.ref(default, f"default_{f.name}")
+    elif shape is not None and shape.kind == "optional":
+        absent = "None"
+    elif shape is not None and shape.kind == "set":
+        absent = "frozenset()" if shape.frozen else "set()"
+    else:
+        absent = f"{hook}(NULL, {field_type})"  # what an absent optional or set loads as
+    if absent == "None" and shape is not None and shape.kind == "optional":
+        src.add(f"{a} = m.get({key}, NULL)", depth)
+        src.add(f"{v} = {present(a)}", depth)
+        return
+    value = present(a)
+    if " if " in value:
+        value = f"({value})"
+    src.add(f"{a} = m.get({key}, ABSENT)", depth)
+    src.add(f"{v} = {absent} if {a} is ABSENT else {value}", depth)
+
+
+def _load_body(src: _Source, cls: type, plans: list[_FieldPlan], depth: int) -> None:
+    """Statements that read the item ``m`` and return the instance."""
+    if any(_omitted_when_absent(p) for p in plans):
+        src.add("kw = {}", depth)
+    for p in plans:
+        _load_field(src, p, depth)
+    positional: list[str] = []
+    named: list[str] = []
+    by_name = False  # once an argument may be left out, the later ones are passed by name
+    for p in plans:
+        if _omitted_when_absent(p):
+            by_name = True
+            continue
+        v = f"v_{p.info.name}"
+        if p.kw_only or by_name:
+            named.append(
+                f"**{{{_text(p.alias)}: {v}}}" if keyword.iskeyword(p.alias) else f"{p.alias}={v}"
+            )
+        else:
+            positional.append(v)
+    if any(_omitted_when_absent(p) for p in plans):
+        named.append("**kw")
+    args = positional + named
+    src.add(f"return {src.ref(cls, cls.__name__)}(", depth)
+    for arg in args:
+        src.add(f"{arg},", depth + 1)
+    src.add(")", depth)
+
+
+def _omitted_when_absent(p: _FieldPlan) -> bool:
+    factory = _factory(p.info.default)
+    return factory is not None and bool(factory.takes_self)
+
+
+def _factory(default: Any) -> Any:
+    """The ``attrs.Factory`` a field defaults to, or None."""
+    return default if isinstance(default, attrs.Factory) else None  # type: ignore[arg-type]
+
+
+def _load_slowly(cls: type, plans: list[_FieldPlan], what: str) -> Callable[[Any], Any]:
+    """The reference load: every hook called, a failure named by its field."""
+
+    def load_fields(stored: Any) -> Any:
+        if not isinstance(stored, Mapping):
+            raise Problem(
+                f"{what} is a mapping of attribute names, got {type(stored).__qualname__}"
+            )
+        args: dict[str, Any] = {}
+        for p in plans:
+            f = p.info
+            if f.stored_name in stored:
+                av = stored[f.stored_name]
+            elif f.has_default:
+                continue
+            elif p.optional or p.set_type:
+                av = NULL  # None and empty sets are not stored
+            else:
+                raise Problem("the attribute is missing from the stored item").within(f.name)
+            try:
+                args[p.alias] = p.load(av, f.type)
+            except Exception as exc:
+                problem = as_problem(exc).within(f.name)
+                raise problem from problem.__cause__
+        try:
+            return cls(**args)
+        except Exception as exc:
+            problem = as_problem(exc)
+            raise problem from problem.__cause__
+
+    return load_fields
 
 
 def _make_load_fields(
-    conv: cattrs.Converter, cls: type
-) -> tuple[Callable[[Mapping[str, Any]], Any], Callable[[Mapping[str, Any], Exception], Problem]]:
-    """({stored name: AttributeValue} -> instance, the function that explains its failure)."""
+    conv: cattrs.Converter, cls: type, what: str
+) -> tuple[Callable[[Any], Any], Callable[[Any], Any], str]:
+    """(generated fields -> instance, reference fields -> instance, the generated source)."""
     plans = _plans(conv, cls)
-    overrides: dict[str, Any] = {
-        p.info.name: override(rename=p.info.stored_name, struct_hook=p.load) for p in plans
-    }
-    generated: Callable[[Any], Any] = make_dict_structure_fn(
-        cls, conv, _cattrs_use_linecache=False, **overrides
-    )
-    # Required optional and set fields may be absent (None and empty sets are not stored).
-    fill = {
-        p.info.stored_name: NULL
-        for p in plans
-        if not p.info.has_default
-        and (optional_inner(p.info.type) is not None or is_set_type(p.info.type))
-    }
+    src = _Source()
+    name = src.reserve(f"load_fields_{cls.__name__}")
+    src.add(f"def {name}(m):")
+    _load_body(src, cls, plans, 1)
+    namespace, text = src.compile("load", cls)
+    return namespace[name], _load_slowly(cls, plans, what), text
 
-    def locate(stored: Mapping[str, Any], exc: Exception) -> Problem:
-        for p in plans:
-            if p.info.stored_name not in stored:
-                if not p.info.has_default:
-                    return Problem("the attribute is missing from the stored item").within(
-                        p.info.name
-                    )
-                continue
-            try:
-                p.load(stored[p.info.stored_name], p.info.type)
-            except Exception as inner:
-                return as_problem(inner).within(p.info.name)
-        return as_problem(exc)
 
-    if fill:
-        complete = generated
-
-        def generated(stored: Mapping[str, Any]) -> Any:
-            for key in fill:
-                if key not in stored:
-                    return complete({**fill, **stored})
-            return complete(stored)
-
-    return generated, locate
+# --- hooks for nested classes and item codecs ---------------------------------------------------
 
 
 def _guarded(conv: Any, kind: str, cls: type, make: Callable[[], H], lazy: Callable[[], H]) -> H:
@@ -223,17 +603,18 @@ def attrs_dump_factory(conv: cattrs.Converter) -> Callable[[type], Dump]:
 
     def factory(cls: type) -> Dump:
         def make() -> Dump:
-            dump_fields, locate = _make_dump_fields(conv, cls)
+            fast, slow, _ = _make_dump_fields(conv, cls)
 
             def dump(obj: Any) -> Any:
                 if obj.__class__ is not cls and not isinstance(obj, cls):
                     c.type_error(cls.__qualname__, obj)
                 try:
-                    return {"M": dump_fields(obj)}
-                except Exception as exc:
-                    raise locate(obj, exc) from None
+                    return {"M": fast(obj)}
+                except Exception:
+                    pass
+                return {"M": slow(obj)}  # the same map, or the field to blame
 
-            return dump
+            return shaped(dump, Shape("model", cls, fast))
 
         return _guarded(
             conv, "dump", cls, make, lambda: lambda obj: conv.get_unstructure_hook(cls)(obj)
@@ -247,7 +628,7 @@ def attrs_load_factory(conv: cattrs.Converter) -> Callable[[type], Load]:
 
     def factory(cls: type) -> Load:
         def make() -> Load:
-            load_fields, locate = _make_load_fields(conv, cls)
+            fast, slow, _ = _make_load_fields(conv, cls, "a stored map")
 
             def load(av: Any, _: Any) -> Any:
                 try:
@@ -255,11 +636,12 @@ def attrs_load_factory(conv: cattrs.Converter) -> Callable[[type], Load]:
                 except (KeyError, TypeError):
                     c.wrong_tag("M (map)", av)
                 try:
-                    return load_fields(stored)
-                except Exception as exc:
-                    raise locate(stored, exc) from None
+                    return fast(stored)
+                except Exception:
+                    pass
+                return slow(stored)  # the same instance, or the field to blame
 
-            return load
+            return shaped(load, Shape("model", cls, fast))
 
         return _guarded(
             conv, "load", cls, make, lambda: lambda av, tp: conv.get_structure_hook(cls)(av, tp)
@@ -270,10 +652,12 @@ def attrs_load_factory(conv: cattrs.Converter) -> Callable[[type], Load]:
 
 @attrs.frozen
 class ItemCodec:
-    """Whole-item functions for one class: dump (with key checks) and load."""
+    """Whole-item functions for one class: dump (with key checks) and load, and the source
+    generated for them."""
 
     dump: Callable[[Any], dict[str, AttributeValue]]
     load: Callable[[Mapping[str, AttributeValue]], Any]
+    source: str
 
 
 def item_codec(conv: cattrs.Converter, cls: type) -> ItemCodec:
@@ -282,56 +666,23 @@ def item_codec(conv: cattrs.Converter, cls: type) -> ItemCodec:
     The returned functions raise the public errors: ``ValidationError`` on dump and
     ``DeserializationError`` on load.
     """
-    dump_fields, locate_dump = _make_dump_fields(conv, cls)
-    load_fields, locate_load = _make_load_fields(conv, cls)
-    info = cls.__dict__.get("__dynamorm__")
-    keys: list[tuple[str, str, str, bool]] = []  # (stored name, tag, field, required)
-    if isinstance(info, ModelInfo):
-        for index in (None, *info.indexes):
-            pair = (
-                (info.hash_key, info.range_key)
-                if index is None
-                else (index.hash_key, index.range_key)
-            )
-            for k in pair:
-                if k is not None and all(k.stored_name != seen[0] for seen in keys):
-                    keys.append((k.stored_name, k.attribute_type, k.name, index is None))
+    plans = _plans(conv, cls)
+    keys = _keys(cls)
+    check_keys = _key_checker(cls, keys)
+    dump_slowly = _dump_slowly(cls, plans)
+    load_slowly = _load_slowly(cls, plans, "an item")
 
-    def bad_key(obj: Any, name: str, message: str) -> ValidationError:
-        value_type = type(getattr(obj, name))
-        return ValidationError(
-            f"{cls.__qualname__}.{name}: {message}", model=cls, field=name, value_type=value_type
-        )
-
-    def dump(obj: Any) -> dict[str, AttributeValue]:
+    def dump_failed(obj: Any) -> dict[str, AttributeValue]:
         try:
-            if obj.__class__ is not cls and not isinstance(obj, cls):
-                c.type_error(cls.__qualname__, obj)
-            try:
-                item = dump_fields(obj)
-            except Exception as exc:
-                raise locate_dump(obj, exc) from None
+            item = dump_slowly(obj)
         except Problem as p:
             raise validation_error(cls, p) from p.__cause__
-        for stored, tag, name, required in keys:
-            value = item.get(stored)
-            if value is None:
-                if required:
-                    raise bad_key(obj, name, "the key attribute is missing")
-            elif value.get(tag) in ("", b"", None):
-                raise bad_key(obj, name, f"key attributes must be non-empty {tag} values")
+        check_keys(obj, item)
         return item
 
-    def load(item: Mapping[str, AttributeValue]) -> Any:
+    def load_failed(item: Mapping[str, AttributeValue]) -> Any:
         try:
-            try:
-                return load_fields(item)
-            except Exception as exc:
-                if not isinstance(item, Mapping):
-                    raise Problem(
-                        f"an item is a mapping of attribute names, got {type(item).__qualname__}"
-                    ) from None
-                raise locate_load(item, exc) from None
+            return load_slowly(item)
         except Problem as p:
             where = p.where()
             raise DeserializationError(
@@ -342,7 +693,107 @@ def item_codec(conv: cattrs.Converter, cls: type) -> ItemCodec:
                 item=item,
             ) from p.__cause__
 
-    return ItemCodec(dump, load)
+    src = _Source()
+    src.ref(check_keys, "check_keys")
+    src.ref(dump_failed, "dump_failed")
+    src.ref(load_failed, "load_failed")
+    dump_name, load_name = src.reserve(f"dump_{cls.__name__}"), src.reserve(f"load_{cls.__name__}")
+    src.add(f"def {dump_name}(obj):")
+    src.add("try:", 1)
+    _dump_body(src, plans, 2)
+    src.add("except Exception:", 1)
+    src.add("pass", 2)
+    src.add("else:", 1)
+    guard = _keys_guard(src, plans, keys)
+    if guard is None:
+        src.add("check_keys(obj, item)", 2)
+    elif guard != "True":
+        src.add(f"if not ({guard}):", 2)
+        src.add("check_keys(obj, item)", 3)
+    src.add("return item", 2)
+    src.add("# The reference path: the same item, or an error naming the field.", 1)
+    src.add("return dump_failed(obj)", 1)
+    src.add("")
+    src.add("")
+    src.add(f"def {load_name}(m):")
+    src.add("try:", 1)
+    _load_body(src, cls, plans, 2)
+    src.add("except Exception:", 1)
+    src.add("pass", 2)
+    src.add("# The reference path: the same instance, or an error naming the field.", 1)
+    src.add("return load_failed(m)", 1)
+    namespace, text = src.compile("item codec", cls)
+    return ItemCodec(namespace[dump_name], namespace[load_name], text)
+
+
+def _keys(cls: type) -> list[tuple[str, str, str, bool]]:
+    """(stored name, tag, field, required) of every table and index key, each once."""
+    info = cls.__dict__.get("__dynamorm__")
+    keys: list[tuple[str, str, str, bool]] = []
+    if isinstance(info, ModelInfo):
+        for index in (None, *info.indexes):
+            pair = (
+                (info.hash_key, info.range_key)
+                if index is None
+                else (index.hash_key, index.range_key)
+            )
+            for k in pair:
+                if k is not None and all(k.stored_name != seen[0] for seen in keys):
+                    keys.append((k.stored_name, k.attribute_type, k.name, index is None))
+    return keys
+
+
+def _key_checker(cls: type, keys: list[tuple[str, str, str, bool]]) -> Callable[[Any, Any], None]:
+    def bad_key(obj: Any, name: str, message: str) -> ValidationError:
+        value_type = type(getattr(obj, name))
+        return ValidationError(
+            f"{cls.__qualname__}.{name}: {message}", model=cls, field=name, value_type=value_type
+        )
+
+    def check_keys(obj: Any, item: dict[str, AttributeValue]) -> None:
+        for stored, tag, name, required in keys:
+            value = item.get(stored)
+            if value is None:
+                if required:
+                    raise bad_key(obj, name, "the key attribute is missing")
+            elif value.get(tag) in ("", b"", None):
+                raise bad_key(obj, name, f"key attributes must be non-empty {tag} values")
+
+    return check_keys
+
+
+# The converter's codecs that store keys, with the tag they store and whether an empty Python
+# value (``""``, ``b""``) stores an empty one.
+_KEY_CODECS: dict[Any, tuple[str, bool]] = {
+    c.dump_str: ("S", True),
+    c.dump_bytes: ("B", True),
+    c.dump_int: ("N", False),
+    c.dump_float: ("N", False),
+    c.dump_decimal: ("N", False),
+    c.dump_datetime: ("S", False),
+    c.dump_date: ("S", False),
+    c.dump_uuid: ("S", False),
+}
+
+
+def _keys_guard(
+    src: _Source, plans: list[_FieldPlan], keys: list[tuple[str, str, str, bool]]
+) -> str | None:
+    """A condition under which every key is stored and non-empty, so that the key check can
+    be skipped; None when there is none (the check always runs)."""
+    by_name = {p.info.name: p for p in plans}
+    parts: list[str] = []
+    for _, tag, name, _ in keys:
+        p = by_name[name]
+        codec = _KEY_CODECS.get(p.dump)
+        inline = _dump_inline(src, p.dump, f"v_{name}", f"t_{name}")
+        if codec is None or inline is None or codec[0] != tag or p.null:
+            return None
+        part = inline[0] + (f" and v_{name}" if codec[1] else "")
+        if p.optional:  # a sparse index key, left out when None
+            part = f"(v_{name} is None or ({part}))"
+        parts.append(part)
+    return " and ".join(parts) if parts else "True"
 
 
 def validation_error(cls: type | None, p: Problem) -> ValidationError:

@@ -2,6 +2,8 @@
 
 Each factory builds, once per type, a dump hook (value -> AttributeValue) and a load hook
 (AttributeValue, type -> value). Scalars live in ``_codecs``; attrs classes in ``_generate``.
+Hooks whose work the generated per-class code can spell out inline (Enums, optionals, lists,
+sets) carry a ``Shape`` saying what they do; a hook without one (a user's) is always called.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
+import attrs
 import cattrs
 
 from . import _codecs as c
@@ -28,6 +31,38 @@ class Unsupported(Exception):
     def __init__(self, tp: Any, why: str = "") -> None:
         super().__init__(f"no way to store type {type_name(tp)}{why}")
         self.tp = tp
+
+
+@attrs.frozen
+class Shape:
+    """What a hook made by this module does, for ``_generate`` to write it out inline.
+
+    ``kind`` is "enum" (``tp`` is the Enum), "optional" (``tp`` the inner type, ``hook`` its
+    hook), "list" (``tp`` the item type, ``hook`` its hook), "set" (``tp`` the member type,
+    ``hook`` its hook, ``frozen`` for frozenset) or "model" (``tp`` an attrs class, ``hook`` the
+    generated function that converts its fields and may raise where the full hook would
+    explain the failure).
+    """
+
+    kind: str
+    tp: Any
+    hook: Any = None
+    frozen: bool = False
+
+
+F = typing.TypeVar("F", bound=Callable[..., Any])
+
+
+def shaped(hook: F, shape: Shape) -> F:
+    """Mark ``hook`` as doing what ``shape`` says."""
+    setattr(hook, "dynamorm_shape", shape)  # noqa: B010 - mypy knows no attributes on functions
+    return hook
+
+
+def shape_of(hook: Any) -> Shape | None:
+    """The ``Shape`` of a hook made by this module or ``_generate``; None for any other."""
+    shape = getattr(hook, "dynamorm_shape", None)
+    return shape if isinstance(shape, Shape) else None
 
 
 def no_dump(tp: Any) -> Callable[[Any], Any]:
@@ -113,7 +148,7 @@ def _enum_dump_factory(tp: type[enum.Enum]) -> Callable[[Any], AttributeValue]:
                 c.type_error(f"a {tp.__qualname__} member", value)
         return c.dump_any(value.value)
 
-    return dump
+    return shaped(dump, Shape("enum", tp))
 
 
 def _enum_load_factory(tp: type[enum.Enum]) -> Callable[[AttributeValue, Any], Any]:
@@ -124,7 +159,7 @@ def _enum_load_factory(tp: type[enum.Enum]) -> Callable[[AttributeValue, Any], A
         except ValueError:
             raise Problem(f"stored value {value!r} is not a {tp.__qualname__} value") from None
 
-    return load
+    return shaped(load, Shape("enum", tp))
 
 
 # --- unions ---------------------------------------------------------------------------------
@@ -200,7 +235,7 @@ def _union_load_factory(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any
         def load_optional(av: AttributeValue, _: Any) -> Any:
             return None if av == NULL else load_inner(av, inner)
 
-        return load_optional
+        return shaped(load_optional, Shape("optional", inner, load_inner))
 
     return factory
 
@@ -238,7 +273,7 @@ def _seq_dump_factory(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any],
                 c.type_error("a list", value)
             return {"L": c.dump_list_of(value, dump_item)}
 
-        return dump_list
+        return shaped(dump_list, Shape("list", _item_type(tp), dump_item))
 
     return factory
 
@@ -267,7 +302,7 @@ def _seq_load_factory(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, 
             out = _load_each(_list_of(av), lambda v: load_one(v, item_tp))
             return tuple(out) if is_tuple else out
 
-        return load_list
+        return load_list if is_tuple else shaped(load_list, Shape("list", item_tp, load_one))
 
     return factory
 
@@ -344,7 +379,7 @@ _SET_FAST_LOAD: dict[Any, Callable[[Any], Any]] = {
     int: int,
     float: float,
     Decimal: Decimal,
-    bytes: bytes,
+    bytes: c.as_bytes,
 }
 
 
@@ -377,7 +412,7 @@ def _set_dump_factory(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any],
                 return NULL
             return c.dump_set(value, tag, dump_member)
 
-        return dump_set
+        return shaped(dump_set, Shape("set", member_tp, dump_member))
 
     return factory
 
@@ -394,15 +429,17 @@ def _set_load_factory(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, 
             members = av.get(tag) if av.__class__ is dict else None
             if members is None:
                 members = c.load_set_members(av, tag)
-            if member_tp is str or member_tp is bytes:
+            if member_tp is str:
                 out = set(members)
+            elif member_tp is bytes:
+                out = set(map(c.as_bytes, members))  # base64 text from DynamoDB JSON too
             elif fast is not None and member_tp is not int:
                 out = set(map(fast, members))
             else:
                 out = set(_load_each(members, lambda m: load_member({inner: m}, member_tp)))
             return frozenset(out) if frozen else out
 
-        return load_set
+        return shaped(load_set, Shape("set", member_tp, load_member, frozen))
 
     return factory
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._batch import BatchOperations
 from ._batch_writer import BatchStats
@@ -20,9 +20,11 @@ from ._errors import ValidationError
 from ._items import ItemOperations
 from ._model import is_table_name, model_info
 from ._reads import ReadOperations
-from ._tables import TableManager
 from ._transactions import TransactionOperations
-from ._translate import Context, translate
+from ._translate import CHECKSUM_MISMATCH, Context, damaged_answer, translate
+
+if TYPE_CHECKING:  # the table manager and migrations load on first use of db.tables
+    from ._tables import TableManager
 
 __all__ = ["Session"]
 
@@ -66,7 +68,10 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
     them. ``botocore_session`` (an aiobotocore ``AioSession``) or ``aioboto3_session`` reuses
     a session you already have. ``config`` (a ``botocore.config.Config`` or aiobotocore
     ``AioConfig``) is merged over the defaults: 2 s connect and 10 s read timeouts, standard
-    retries with 5 attempts, 64 pooled connections.
+    retries with 5 attempts, 64 pooled connections, and no parameter validation (the
+    session's requests are valid by construction; ``Config(parameter_validation=True)``
+    turns it back on). A botocore session the Session creates itself parses items with a
+    faster parser that returns what botocore's would; one passed in is left as it is.
 
     ``table_prefix`` is put in front of every model's table name (``"dev_"``,
     ``"test_3f2a_"``); every operation also takes ``table_name=`` to name the physical table
@@ -190,6 +195,8 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
     def tables(self) -> TableManager:
         """The table manager: ``await db.tables.ensure(Order)`` and friends."""
         if self._tables is None:
+            from ._tables import TableManager
+
             self._tables = TableManager(self)
         return self._tables
 
@@ -214,9 +221,12 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
     async def _send(self, operation: str, params: dict[str, Any], ctx: Context) -> Any:
         client = await self._clients.get()
         try:
-            return await getattr(client, _METHODS[operation])(**params)
+            response = await getattr(client, _METHODS[operation])(**params)
         except Exception as exc:
             error = translate(exc, ctx)
             if error is None:
                 raise
             raise error from exc
+        if CHECKSUM_MISMATCH in response.get("ResponseMetadata", ()):
+            raise damaged_answer(response, ctx)
+        return response

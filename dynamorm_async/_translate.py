@@ -22,7 +22,7 @@ from ._errors import (
     ValidationError,
 )
 
-__all__ = ["TRANSPORT_ERRORS", "Context", "translate"]
+__all__ = ["CHECKSUM_MISMATCH", "TRANSPORT_ERRORS", "Context", "damaged_answer", "translate"]
 
 _BY_CODE: dict[str, type[RequestFailed]] = {
     "ConditionalCheckFailedException": ConditionFailed,
@@ -64,6 +64,25 @@ class Context:
 
 def _mro_names(exc: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(exc).__mro__}
+
+
+# Set in ResponseMetadata by the item response parser when an answer's body does not match its
+# x-amz-crc32 header (botocore retries those, and returns the last one when retries run out).
+CHECKSUM_MISMATCH = "DynamORMChecksumMismatch"
+
+
+def damaged_answer(response: dict[str, Any], ctx: Context) -> RequestFailed:
+    """The error for an answer that still failed its checksum after botocore's retries."""
+    attempts = int(response["ResponseMetadata"].get("RetryAttempts", 0)) + 1
+    return RequestFailed(
+        f"{ctx.describe()} failed: the answer did not match its x-amz-crc32 checksum on "
+        f"{'any of the ' + str(attempts) + ' attempts' if attempts > 1 else 'the only attempt'}"
+        ", so it was damaged on the way and is not used (a write may still have been applied)",
+        code="ChecksumError",
+        operation=ctx.operation,
+        table=ctx.table,
+        key=ctx.key,
+    )
 
 
 def translate(exc: BaseException, ctx: Context) -> DynamORMError | None:

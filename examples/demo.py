@@ -14,12 +14,15 @@ from decimal import Decimal
 from pprint import pformat
 
 import attrs
+from tqdm import tqdm
 
 from dynamorm_async import (
     ConditionFailed,
     GlobalIndex,
     LocalIndex,
+    Progress,
     Session,
+    TransactionCanceled,
     VersionConflict,
     attr,
     model,
@@ -61,6 +64,36 @@ class Order:
     version: int = 0
 
 
+@model(table="stock", hash_key="sku")
+@attrs.define
+class Stock:
+    sku: str
+    available: int
+
+
+@model(table="customers_v1", hash_key="customer_id")
+@attrs.define
+class CustomerV1:
+    customer_id: str
+    full_name: str
+    email: str
+
+
+@model(table="customers_v2", hash_key="customer_id")
+@attrs.define
+class CustomerV2:
+    customer_id: str
+    first_name: str
+    last_name: str
+    email_domain: str
+
+
+def upgrade(old: CustomerV1) -> CustomerV2:
+    """The migration's transform: split the name, keep only the e-mail's domain."""
+    first, _, last = old.full_name.partition(" ")
+    return CustomerV2(old.customer_id, first, last, old.email.rpartition("@")[2])
+
+
 def say(text: str) -> None:
     print(f"\n== {text}")
 
@@ -86,7 +119,7 @@ async def tour(endpoint: str) -> None:
     item = to_item(order)
     print(pformat(item, width=100))
 
-    say("A Session opens its client on the first request; its table manager ensures the table")
+    say("A Session opens its client on the first request; its table manager ensures the tables")
     db = Session(
         region=REGION,
         endpoint_url=endpoint,
@@ -94,7 +127,8 @@ async def tour(endpoint: str) -> None:
         **DUMMY_CREDENTIALS,
     )
     async with db:
-        desc = await db.tables.ensure(Order)  # CreateTable, wait until usable, enable TTL
+        # CreateTable for each, concurrently; wait until usable (indexes too); enable TTL.
+        desc, _ = await db.tables.ensure_all(Order, Stock)
         table = desc.name
         print(
             f"indexes: {[(i.name, i.status) for i in desc.global_indexes]}, TTL {desc.ttl_status}"
@@ -134,8 +168,80 @@ async def tour(endpoint: str) -> None:
         await db.delete(shipped, condition=attr("status") == "shipped")
         gone = await db.get(Order, "cust-1", "2026-11-24-0001", consistent=True)
         print(f"deleted: {gone is None}")
-        await db.tables.delete(Order)
-        print(f"deleted table {table}")
+
+        await queries(db, now)
+        await transactions(db, now)
+        await migration(db)
+        for model_class in (Order, Stock, CustomerV1, CustomerV2):
+            await db.tables.delete(model_class)
+        print(f"\ndeleted the demo's tables ({table} and three more)")
+
+
+async def queries(db: Session, now: datetime) -> None:
+    say("Queries read a partition in key order, or an index; pages carry a cursor")
+    orders = [
+        Order(
+            customer_id="cust-2",
+            order_id=f"2026-11-{day:02d}-0001",
+            status="open" if day % 4 else "shipped",
+            placed_at=now - timedelta(days=30 - day),
+            total=1000 + 10 * day,
+        )
+        for day in range(1, 21)
+    ]
+    await db.batch_write(put=orders)  # 20 items, one BatchWriteItem
+    print(f"wrote {len(orders)} orders of cust-2 with one batch_write")
+    page = await db.query(Order, "cust-2", reverse=True).page(size=5)
+    print(f"newest 5: {[o.order_id for o in page.items]}; cursor for the next page: {page.cursor}")
+    following = await db.query(Order, "cust-2", reverse=True).page(size=5, cursor=page.cursor)
+    print(f"next 5:   {[o.order_id for o in following.items]}")
+    shipped = [o.order_id async for o in db.query(Order, "shipped", index="by_status")]
+    print(f"shipped orders, through the by_status index: {shipped}")
+    big = await db.query(Order, "cust-2", filter=attr("total") >= 1150).count()
+    print(f"orders of cust-2 with a total of at least 1150: {big}")
+
+
+async def transactions(db: Session, now: datetime) -> None:
+    say("A transaction writes several items all or nothing")
+    await db.put(Stock("sku-1", available=1))
+    order = Order("cust-3", "2026-11-25-0001", "open", now, 1999)
+    async with db.transaction() as tx:
+        tx.put(order)
+        tx.update(Stock, "sku-1", add={"available": -1}, condition=attr("available") > 0)
+    stock = await db.get(Stock, "sku-1", consistent=True)
+    print(f"order placed and stock taken in one step: {stock.available if stock else '?'} left")
+    try:
+        async with db.transaction() as tx:
+            tx.put(Order("cust-3", "2026-11-25-0002", "open", now, 1999))
+            tx.update(Stock, "sku-1", add={"available": -1}, condition=attr("available") > 0)
+    except TransactionCanceled as exc:
+        print(f"second order refused, nothing written: {[r.code for r in exc.reasons]}")
+    missing = await db.get(Order, "cust-3", "2026-11-25-0002", consistent=True)
+    print(f"the second order was not stored either: {missing is None}")
+
+
+async def migration(db: Session) -> None:
+    say("A data migration: CustomerV1 -> CustomerV2 with a parallel scan and batch writes")
+    await db.tables.ensure(CustomerV1)
+    names = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"]
+    customers = [
+        CustomerV1(f"c{i:05d}", names[i % 4], f"user{i}@example{i % 3}.org") for i in range(5000)
+    ]
+    await db.batch_write(put=customers)
+    print(f"seeded {len(customers)} CustomerV1 items")
+    with tqdm(total=len(customers), unit="item", desc="migrating") as bar:
+
+        def on_progress(progress: Progress) -> None:
+            bar.update(progress.scanned - bar.n)
+
+        report = await db.tables.auto_migrate(
+            CustomerV1, target=CustomerV2, transform=upgrade, segments=4, on_progress=on_progress
+        )
+    print(
+        f"scanned {report.scanned}, wrote {report.written}, failed {report.failed}, "
+        f"in {report.duration:.1f} s; complete: {report.checkpoint is None}"
+    )
+    print(f"for example: {await db.get(CustomerV2, 'c00001', consistent=True)}")
 
 
 def main() -> None:

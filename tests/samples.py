@@ -2,6 +2,7 @@
 
 import enum
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -53,3 +54,25 @@ def single(tp: Any) -> type:
         cls = attrs.make_class("Single", {"pk": attrs.field(type=str), "v": attrs.field(type=tp)})
         _SINGLES[tp] = model(table="single", hash_key="pk")(cls)
     return _SINGLES[tp]
+
+
+@attrs.define
+class Spot:
+    x: int
+    y: int
+
+
+@model(table="hooked", hash_key="pk")
+@attrs.define
+class Hooked:
+    """Fields of every type the generated code writes inline, all with user hooks."""
+
+    pk: str
+    count: int
+    amount: Decimal
+    when: datetime
+    color: Color
+    spot: Spot
+    names: list[str]
+    counts: list[int]
+    maybe: int | None = None

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import attrs
 import pytest
-from samples import Color, Counter, Kind, Level, Priority, Session, single
+from samples import Color, Counter, Hooked, Kind, Level, Priority, Session, Spot, single
 
 from dynamorm_async import (
     DeserializationError,
@@ -214,6 +214,40 @@ def test_bytes_is_B() -> None:
     assert roundtrip(bytes, b"\x00\xff") == {"B": b"\x00\xff"}
     assert roundtrip(bytes, b"") == {"B": b""}
     assert dump_one(bytes, bytearray(b"ab")) == {"B": b"ab"}
+
+
+@model(table="blobs", hash_key="pk")
+@attrs.define
+class Blobs:
+    pk: str
+    one: bytes
+    many: set[bytes]
+    listed: list[bytes]
+    named: dict[str, bytes]
+    anything: dict[str, Any]
+
+
+def test_binary_in_dynamodb_json_loads_as_bytes() -> None:
+    """Lambda hands stream records (and exports hold items) as DynamoDB JSON, with binary
+    values as base64 text: they load as the same bytes botocore's answers give, at any
+    depth, and text that is not base64 is refused by name."""
+    wire = {
+        "pk": {"S": "k"},
+        "one": {"B": "AAH/"},
+        "many": {"BS": ["aGk=", "AA=="]},
+        "listed": {"L": [{"B": "eA=="}]},
+        "named": {"M": {"a": {"B": "eQ=="}}},
+        "anything": {"M": {"b": {"B": "eg=="}, "s": {"BS": ["AQ=="]}}},
+    }
+    expected = Blobs(
+        "k", b"\x00\x01\xff", {b"hi", b"\x00"}, [b"x"], {"a": b"y"}, {"b": b"z", "s": {b"\x01"}}
+    )
+    assert from_item(Blobs, wire) == expected
+    assert from_item(Blobs, to_item(expected)) == expected  # botocore's form: bytes
+    for field_name, bad in (("one", {"B": "not base64!"}), ("many", {"BS": ["%%"]})):
+        with pytest.raises(DeserializationError, match="not base64") as info:
+            from_item(Blobs, {**wire, field_name: bad})
+        assert field_name in str(info.value)
 
 
 def test_none_is_left_out() -> None:
@@ -985,3 +1019,227 @@ def test_dump_value_checks_members_of_a_str_enum() -> None:
     assert conv.dump_value(Mode.FAST, Mode) == {"S": "fast"}
     with pytest.raises(ValidationError):
         conv.dump_value("slow", Mode)
+
+
+# --- generated code: inline fast paths, their fallbacks, user hooks ------------------------------
+
+
+def test_generated_source_is_readable_and_inlines_the_common_cases() -> None:
+    """``generated_source`` prints the per-class code; plain fields are written inline."""
+    source = make_converter().generated_source(Order)
+    assert "def dump_Order(obj):" in source and "def load_Order(m):" in source
+    assert '"PK": {"S": v_customer} if v_customer.__class__ is str else dump_str(v_customer)' in (
+        source
+    )
+    assert 'v_customer = m["PK"]["S"]' in source
+    compile(source, "<generated>", "exec")  # plain Python, nothing hidden
+    with pytest.raises(ModelError):
+        make_converter().generated_source(dict)
+
+
+def hooked_converter() -> Any:
+    """A converter with hooks for types the generated code would otherwise write inline."""
+    conv = make_converter()
+    conv.register_unstructure_hook(str, lambda v: {"S": "~" + v})
+    conv.register_structure_hook(str, lambda av, _: av["S"][1:])
+    conv.register_unstructure_hook(int, lambda v: {"S": f"#{v}"})
+    conv.register_structure_hook(int, lambda av, _: int(av["S"][1:]))
+    conv.register_unstructure_hook(Decimal, lambda v: {"S": str(v)})
+    conv.register_structure_hook(Decimal, lambda av, _: Decimal(av["S"]))
+    conv.register_unstructure_hook(datetime, lambda v: {"N": str(v.timestamp())})
+    conv.register_structure_hook(
+        datetime, lambda av, _: datetime.fromtimestamp(float(av["N"]), UTC)
+    )
+    conv.register_unstructure_hook(Color, lambda v: {"N": str(list(Color).index(v))})
+    conv.register_structure_hook(Color, lambda av, _: list(Color)[int(av["N"])])
+    conv.register_unstructure_hook(Spot, lambda v: {"S": f"{v.x},{v.y}"})
+    conv.register_structure_hook(Spot, lambda av, _: Spot(*map(int, av["S"].split(","))))
+    return conv
+
+
+def test_user_hooks_win_over_inlined_codecs() -> None:
+    """A hook registered for a type the generated code writes inline (str, int, Decimal,
+    datetime, an Enum, a nested class) replaces the inline form, in lists and optionals too."""
+    conv = hooked_converter()
+    obj = Hooked("p", 3, Decimal("1.5"), datetime(2026, 1, 2, tzinfo=UTC), Color.BLUE,
+                 Spot(1, 2), ["a", "b"], [4], 7)  # fmt: skip
+    item = to_item(obj, converter=conv)
+    assert item == {
+        "pk": {"S": "~p"},
+        "count": {"S": "#3"},
+        "amount": {"S": "1.5"},
+        "when": {"N": "1767312000.0"},
+        "color": {"N": "2"},
+        "spot": {"S": "1,2"},
+        "names": {"L": [{"S": "~a"}, {"S": "~b"}]},
+        "counts": {"L": [{"S": "#4"}]},
+        "maybe": {"S": "#7"},
+    }
+    assert from_item(Hooked, item, converter=conv) == obj
+    source = conv.generated_source(Hooked)
+    for inline in (".__class__ is str", ".__class__ is int", "is Decimal", "utc_text", "_value_"):
+        assert inline not in source
+    assert to_item(obj)["count"] == {"N": "3"}  # the default converter is unaffected
+
+
+@attrs.define
+class Stamp:
+    when: datetime
+    count: int
+
+
+@model(table="stamps", hash_key="pk")
+@attrs.define
+class Stamps:
+    pk: str
+    count: int
+    stamp: Stamp
+    counts: list[int]
+    whens: list[datetime]
+    color: Color
+    amount: Decimal
+
+
+def test_stored_forms_the_inline_code_does_not_spell_load_through_the_codecs() -> None:
+    """Numbers in exponent form, datetimes with "Z" or another offset, anywhere in the item,
+    load as the codecs load them; the generated code hands such items to the codecs."""
+    utc = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    item = {
+        "pk": {"S": "p"},
+        "count": {"N": "1E+2"},
+        "stamp": {"M": {"when": {"S": "2026-01-02T05:04:05+02:00"}, "count": {"N": "2.0"}}},
+        "counts": {"L": [{"N": "1"}, {"N": "3E+1"}]},
+        "whens": {"L": [{"S": "2026-01-02T03:04:05Z"}, {"S": "2026-01-02T03:04:05"}]},
+        "color": {"S": "red"},
+        "amount": {"N": "1E-3"},
+    }
+    back = from_item(Stamps, item)
+    assert back == Stamps("p", 100, Stamp(utc, 2), [1, 30], [utc, utc], Color.RED,
+                          Decimal("0.001"))  # fmt: skip
+    assert all(w.tzinfo is UTC for w in [back.stamp.when, *back.whens])
+    with pytest.raises(DeserializationError) as info:
+        from_item(Stamps, {**item, "amount": {"N": 5}})  # N is text on the wire
+    assert info.value.field == "amount"
+    with pytest.raises(DeserializationError) as nested:
+        from_item(Stamps, {**item, "stamp": {"M": {"when": {"S": "x"}, "count": {"N": "1"}}}})
+    assert nested.value.field == "stamp.when"
+
+
+class Loose(enum.Enum):
+    """An Enum that accepts other spellings through ``_missing_``."""
+
+    ON = "on"
+
+    @classmethod
+    def _missing_(cls, value: object) -> "Loose | None":
+        return cls.ON if isinstance(value, str) and value.lower() == "on" else None
+
+
+def test_enum_missing_hook_still_applies() -> None:
+    """A stored value the Enum accepts only through ``_missing_`` loads as that member."""
+    assert load_one(Loose, {"S": "ON"}) is Loose.ON
+    assert load_one(list[Loose], {"L": [{"S": "on"}, {"S": "On"}]}) == [Loose.ON, Loose.ON]
+    with pytest.raises(DeserializationError):
+        load_one(Loose, {"S": "off"})
+
+
+def _default_notes(self: Any) -> list[str]:
+    return [self._secret]
+
+
+@attrs.define
+class Unusual:
+    """A keyword-only field, a private one and a default computed from the instance."""
+
+    pk: str
+    flag: bool = attrs.field(kw_only=True)
+    name: str
+    _secret: str = "s"
+    notes: list[str] = attrs.Factory(_default_notes, takes_self=True)
+    last: int = 0
+
+
+def test_keyword_only_private_and_self_computed_fields() -> None:
+    """A keyword-only field before a required positional one, a private field (``_secret``,
+    passed as ``secret``) and a ``Factory(takes_self=True)`` default dump and load."""
+    obj = Unusual("p", "n", flag=True, secret="x", notes=["n"], last=2)
+    item = to_item(obj)
+    assert item == {
+        "pk": {"S": "p"},
+        "flag": {"BOOL": True},
+        "name": {"S": "n"},
+        "_secret": {"S": "x"},
+        "notes": {"L": [{"S": "n"}]},
+        "last": {"N": "2"},
+    }
+    assert from_item(Unusual, item) == obj
+    stored = {"pk": {"S": "p"}, "flag": {"BOOL": False}, "name": {"S": "n"}, "_secret": {"S": "y"}}
+    assert from_item(Unusual, stored) == Unusual("p", "n", flag=False, secret="y", notes=["y"])
+
+
+@attrs.define
+class Gappy:
+    pk: str
+    note: str | None  # optional without a default: absent means None
+    tags: set[str]  # absent means an empty set
+    name: str
+
+
+def test_missing_attribute_named_even_when_optional_ones_are_absent() -> None:
+    """With absent optional and set attributes and one missing required one, the error names
+    the required one (absent optional attributes are fine)."""
+    with pytest.raises(DeserializationError) as info:
+        from_item(Gappy, {"pk": {"S": "s"}})
+    assert info.value.field == "name"
+    assert from_item(Gappy, {"pk": {"S": "s"}, "name": {"S": "n"}}) == Gappy("s", None, set(), "n")
+
+
+def test_nested_map_that_is_not_a_mapping() -> None:
+    """A nested class stored as M of something other than a map is a DeserializationError."""
+    with pytest.raises(DeserializationError) as info:
+        from_item(Shipment, {"pk": {"S": "s"}, "home": {"M": 5}})
+    assert info.value.field == "home"
+    assert "mapping" in str(info.value)
+
+
+def test_error_from_a_user_hook_is_chained() -> None:
+    """The exception a user's load function raised is the DeserializationError's cause."""
+    conv = money_converter()
+    with pytest.raises(DeserializationError) as info:
+        from_item(Price, {"pk": {"S": "p"}, "price": {"S": "garbage"}}, converter=conv)
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_none_in_a_set_field_is_named() -> None:
+    """None in a set field (not optional) is refused, naming the field."""
+    with pytest.raises(ValidationError) as info:
+        to_item(Order("c", 1, tags=None))  # type: ignore[arg-type]
+    assert info.value.field == "tags"
+
+
+@model(
+    table="sparse",
+    hash_key="pk",
+    indexes=[GlobalIndex("by_kind", hash_key="kind"), GlobalIndex("by_tag", hash_key="tag")],
+)
+@attrs.define
+class Sparse:
+    pk: str
+    kind: Kind | None = None
+    tag: str | None = field(default=None, store_none=True)
+
+
+def test_key_checks_beyond_the_inline_cases() -> None:
+    """Key checks hold for Enum keys and for sparse index keys: left out when None, refused
+    when stored as NULL or empty."""
+    assert to_item(Sparse("p", Kind.BOOK, "t")) == {
+        "pk": {"S": "p"},
+        "kind": {"S": "book"},
+        "tag": {"S": "t"},
+    }
+    with pytest.raises(ValidationError) as null:
+        to_item(Sparse("p"))
+    assert null.value.field == "tag"
+    with pytest.raises(ValidationError) as empty:
+        to_item(Sparse("p", tag=""))
+    assert empty.value.field == "tag"

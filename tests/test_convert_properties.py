@@ -14,9 +14,9 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from samples import Color, Counter, Kind, Level, Priority, Session, single
+from samples import Color, Counter, Hooked, Kind, Level, Priority, Session, Spot, single
 
-from dynamorm_async import ValidationError, field, from_item, model, to_item
+from dynamorm_async import ValidationError, field, from_item, make_converter, model, to_item
 
 UTC = timezone.utc
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -422,3 +422,144 @@ def test_ttl_int_round_trip(seconds: int | None) -> None:
     check_item(item)
     assert item.get("expires") == (None if seconds is None else {"N": str(seconds)})
     assert from_item(Counter, item) == Counter("c", seconds)
+
+
+# --- the generated code's inline paths --------------------------------------------------------
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def hooked_converter() -> Any:
+    """Hooks registered for str, int, Decimal, datetime, an Enum and a nested class."""
+    conv = make_converter()
+    conv.register_unstructure_hook(str, lambda v: {"S": "~" + v})
+    conv.register_structure_hook(str, lambda av, _: av["S"][1:])
+    conv.register_unstructure_hook(int, lambda v: {"S": f"#{v}"})
+    conv.register_structure_hook(int, lambda av, _: int(av["S"][1:]))
+    conv.register_unstructure_hook(Decimal, lambda v: {"S": str(v)})
+    conv.register_structure_hook(Decimal, lambda av, _: Decimal(av["S"]))
+    conv.register_unstructure_hook(datetime, lambda v: {"S": f"@{(v - EPOCH) // MICROSECOND}"})
+    conv.register_structure_hook(datetime, lambda av, _: EPOCH + int(av["S"][1:]) * MICROSECOND)
+    conv.register_unstructure_hook(Color, lambda v: {"S": v.name})
+    conv.register_structure_hook(Color, lambda av, _: Color[av["S"]])
+    conv.register_unstructure_hook(Spot, lambda v: {"S": f"{v.x},{v.y}"})
+    conv.register_structure_hook(Spot, lambda av, _: Spot(*map(int, av["S"].split(","))))
+    return conv
+
+
+HOOKED = hooked_converter()
+
+
+@FAST
+@given(
+    st.builds(
+        Hooked,
+        pk=TEXT,
+        count=st.integers(),
+        amount=DECIMALS,
+        when=DATETIMES,
+        color=st.sampled_from(Color),
+        spot=st.builds(Spot, st.integers(), st.integers()),
+        names=st.lists(TEXT, max_size=3),
+        counts=st.lists(st.integers(), max_size=3),
+        maybe=st.none() | st.integers(),
+    )
+)
+def test_user_hooks_replace_inlined_codecs(obj: Hooked) -> None:
+    """With hooks registered for the types the generated code writes inline, every value
+    goes through the hooks, in lists and optionals too, and the item round-trips."""
+    item = to_item(obj, converter=HOOKED)
+    expected = {
+        "pk": {"S": "~" + obj.pk},
+        "count": {"S": f"#{obj.count}"},
+        "amount": {"S": str(obj.amount)},
+        "when": {"S": f"@{(obj.when - EPOCH) // MICROSECOND}"},
+        "color": {"S": obj.color.name},
+        "spot": {"S": f"{obj.spot.x},{obj.spot.y}"},
+        "names": {"L": [{"S": "~" + n} for n in obj.names]},
+        "counts": {"L": [{"S": f"#{n}"} for n in obj.counts]},
+    }
+    if obj.maybe is not None:
+        expected["maybe"] = {"S": f"#{obj.maybe}"}
+    assert item == expected
+    back = from_item(Hooked, item, converter=HOOKED)
+    assert back == obj
+    assert _same(back.amount, obj.amount)
+
+
+@attrs.define
+class Stamp:
+    when: datetime
+    count: int
+
+
+@model(table="stamps", hash_key="pk")
+@attrs.define
+class Stamps:
+    pk: str
+    count: int
+    stamp: Stamp
+    counts: list[int]
+    whens: list[datetime]
+
+
+@st.composite
+def int_spellings(draw: st.DrawFn) -> tuple[int, str]:
+    """An int and one of the ways DynamoDB or another client may write it as N."""
+    value = draw(st.integers(-(10**30), 10**30))
+    zeros = len(str(abs(value))) - len(str(abs(value)).rstrip("0")) if value else 0
+    shift = draw(st.integers(0, zeros))
+    mantissa = value // 10**shift
+    text = draw(st.sampled_from([str(value), f"{value}.0", f"{mantissa}E+{shift}"]))
+    return value, text
+
+
+@st.composite
+def datetime_spellings(draw: st.DrawFn) -> tuple[datetime, str]:
+    """An aware UTC datetime and text that another client may have stored for it."""
+    value = draw(DATETIMES).astimezone(UTC)
+    zone = draw(OFFSETS)
+    local = value.astimezone(zone)
+    text = draw(
+        st.sampled_from(
+            [
+                local.isoformat(),
+                value.replace(tzinfo=None).isoformat() + "Z",
+                value.replace(tzinfo=None).isoformat(),
+            ]
+        )
+    )
+    return value, text
+
+
+@FAST
+@given(
+    int_spellings(),
+    int_spellings(),
+    st.lists(int_spellings(), max_size=3),
+    datetime_spellings(),
+    st.lists(datetime_spellings(), max_size=3),
+)
+def test_other_stored_spellings_load_anywhere_in_the_item(
+    count: tuple[int, str],
+    inner: tuple[int, str],
+    counts: list[tuple[int, str]],
+    when: tuple[datetime, str],
+    whens: list[tuple[datetime, str]],
+) -> None:
+    """Numbers in exponent or decimal form and datetimes in other offsets, with "Z" or
+    without an offset load as the codecs read them, at the top, nested and in lists."""
+    item = {
+        "pk": {"S": "p"},
+        "count": {"N": count[1]},
+        "stamp": {"M": {"when": {"S": when[1]}, "count": {"N": inner[1]}}},
+        "counts": {"L": [{"N": text} for _, text in counts]},
+        "whens": {"L": [{"S": text} for _, text in whens]},
+    }
+    back = from_item(Stamps, item)
+    assert back == Stamps(
+        "p", count[0], Stamp(when[0], inner[0]), [v for v, _ in counts], [v for v, _ in whens]
+    )
+    assert all(w.tzinfo is UTC for w in [back.stamp.when, *back.whens])

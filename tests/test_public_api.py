@@ -12,8 +12,9 @@ import dynamorm_async.testing
 
 def test_all_is_sorted_and_lists_every_public_name() -> None:
     """__all__ is sorted and equals the public names the package defines."""
-    public = {n for n in vars(dynamorm_async) if not n.startswith("_")}
-    public -= {"annotations"}  # from __future__
+    # Names loaded on first use (the table manager, migrations) count as defined.
+    public = {n for n in dir(dynamorm_async) if not n.startswith("_")}
+    public -= {"annotations", "importlib", "TYPE_CHECKING", "Any"}
     modules = {n for n in public if type(getattr(dynamorm_async, n)).__name__ == "module"}
     assert dynamorm_async.__all__ == sorted(dynamorm_async.__all__)
     assert set(dynamorm_async.__all__) == public - modules
@@ -64,3 +65,26 @@ def test_import_define_and_convert_import_no_aws_client_libraries() -> None:
         [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True, timeout=60
     )
     assert json.loads(out.stdout) == []
+
+
+def test_the_table_manager_and_migrations_load_on_first_use() -> None:
+    """A handler that only reads and writes items never loads the table manager; asking for
+    any of its names (or ``db.tables``) loads it."""
+    probe = """
+import sys
+import dynamorm_async
+from dynamorm_async import Session
+lazy = ("dynamorm_async._tables", "dynamorm_async._migrate", "dynamorm_async._copy")
+assert not any(m in sys.modules for m in lazy)
+from dynamorm_async import MigrationReport, TableManager
+assert TableManager.__module__ == "dynamorm_async._tables"
+assert isinstance(Session(region="eu-west-1").tables, TableManager)
+assert "MigrationReport" in dir(dynamorm_async)
+try:
+    dynamorm_async.NoSuchName
+except AttributeError as exc:
+    assert "NoSuchName" in str(exc)
+else:
+    raise AssertionError("no AttributeError")
+"""
+    subprocess.run([sys.executable, "-c", probe], check=True, timeout=60)

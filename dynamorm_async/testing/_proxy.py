@@ -43,7 +43,7 @@ Rewrite = Callable[[JSONObject, JSONObject], JSONObject]
 
 @dataclass
 class _Rule:
-    kind: str  # "fail", "drop", "delay", "rewrite" or "split"
+    kind: str  # "fail", "drop", "delay", "rewrite", "corrupt" or "split"
     operation: str | None
     times: int | None
     seconds: float = 0.0
@@ -261,6 +261,15 @@ class FaultProxy:
         """
         self._add(_Rule("rewrite", operation, times, fn=fn))
 
+    def corrupt(self, operation: str | None, *, times: int | None = 1) -> None:
+        """Forward, then damage the answer's body on its way back and keep the upstream's
+        ``x-amz-crc32``, as a faulty network or middlebox would: the body stays valid JSON
+        with one letter changed, so only the checksum tells. Only 2xx answers are damaged.
+
+        >>> proxy.corrupt("GetItem")  # the client must notice, and retry  # doctest: +SKIP
+        """
+        self._add(_Rule("corrupt", operation, times))
+
     def clear(self) -> None:
         """Remove every rule; requests are forwarded untouched again.
 
@@ -378,7 +387,19 @@ class FaultProxy:
                 changed = True
         if changed:
             out["x-amz-crc32"] = _crc32(answer)  # botocore verifies it against the body
+        if 200 <= status < 300 and self._take(operation, ("corrupt",)):
+            out["x-amz-crc32"] = _crc32(answer)  # the checksum of the answer as it was sent
+            answer = _damage(answer)
         return web.Response(status=status, reason=reason, body=answer, headers=out)
+
+
+def _damage(body: bytes) -> bytes:
+    """``body`` with the case of its last ASCII letter swapped: still JSON, no longer true."""
+    for i in range(len(body) - 1, -1, -1):
+        char = body[i : i + 1]
+        if char.isalpha():
+            return body[:i] + char.swapcase() + body[i + 1 :]
+    raise ValueError("FaultProxy.corrupt: the answer has no letter to change")
 
 
 def _split(operation: str | None, sent: JSONObject, fraction: float) -> JSONObject:
