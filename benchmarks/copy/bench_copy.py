@@ -4,141 +4,83 @@ Compared in one run, each into a fresh target table, from the same seeded source
 
 1. ``db.tables.copy(UserV1, UserV2, transform=upgrade, segments=16, concurrency=8)``
    (and ``segments=4``): parallel scan, models in and out, batch writes;
-2. a naive loop: one sequential Scan (raw aiobotocore client, 1 MB pages) and one PutItem
+2. a naive loop: one sequential Scan (plain aiobotocore client, 1 MB pages) and one PutItem
    per item, awaited one after the other, the same transform done by hand on the dicts;
 3. the Go DynamORM seed's method: one sequential Scan of pages of 25 items (``Limit=25``)
    and one BatchWriteItem per page (UnprocessedItems retried), transform by hand.
 
-The naive loop does ~1.3 ms per PutItem on DynamoDB Local, so it copies a subset
-(``NAIVE_ITEMS``) once; every ratio is taken per item. The other paths are the median of
-``RUNS`` runs. Prints the machine and a Markdown table.
+The naive loop does one request per item, so it copies a subset (``naive`` items) once;
+every ratio is taken per item. The other paths are the median of several runs.
 
-    python benchmarks/copy/bench_copy.py [dynamodb-local|moto|dynalite]
+    python benchmarks/copy/bench_copy.py [--endpoint URL] [--json PATH] [--quick]
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import platform
+import contextlib
 import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
-from importlib.metadata import version
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-import attrs
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: shared modules
 
-from dynamorm_async import Session, model
-from dynamorm_async.testing import DUMMY_CREDENTIALS, REGION, LocalDynamoDB
+from dataset import UserV1, UserV2, make_users, seed, upgrade, upgrade_by_hand
+from harness import (
+    Goal,
+    Result,
+    Sample,
+    emit,
+    engine,
+    new_session,
+    own_time_by_package,
+    parse_args,
+    profile_text,
+    profiled,
+    ratio,
+)
 
-N = 50_000
-NAIVE_ITEMS = 10_000
-RUNS = 3
-PLANS = ("free", "pro", "premium")
+from dynamorm_async import Session
 
+OURS = "tables.copy, segments=16, concurrency=8"
+OURS_4 = "tables.copy, segments=4, concurrency=8"
+BATCHED = "sequential Scan Limit=25 + BatchWriteItem per page (Go seed)"
+NAIVE = "naive: sequential Scan + one PutItem per item"
+WARMUP_ITEMS = 500
 
-@model(table="users_v1", hash_key="user_id")
-@attrs.define
-class UserV1:
-    user_id: str
-    email: str
-    full_name: str
-    plan: str
-    age: int
-    country: str
-    created: datetime
-    bio: str
-
-
-@model(table="users_v2", hash_key="user_id")
-@attrs.define
-class UserV2:
-    user_id: str
-    email_address: str  # renamed from email
-    first_name: str  # full_name split in two
-    last_name: str
-    plan: str
-    is_premium: bool  # derived from plan
-    age: int
-    country: str
-    created: datetime
-    bio: str
+# A copy: (session, source table, target table) -> items written.
+Copy = Callable[[Session, str, str], Awaitable[int]]
 
 
-def upgrade(user: UserV1) -> UserV2:
-    first, _, last = user.full_name.partition(" ")
-    return UserV2(
-        user_id=user.user_id,
-        email_address=user.email,
-        first_name=first,
-        last_name=last,
-        plan=user.plan,
-        is_premium=user.plan == "premium",
-        age=user.age,
-        country=user.country,
-        created=user.created,
-        bio=user.bio,
-    )
+@dataclass
+class Sizes:
+    """How much to copy, and how often."""
+
+    items: int
+    naive_items: int
+    runs: int
 
 
-def upgrade_by_hand(item: dict[str, Any]) -> dict[str, Any]:
-    """The same transform on wire dicts, as a user of the raw client writes it."""
-    first, _, last = item["full_name"]["S"].partition(" ")
-    plan = item["plan"]["S"]
-    return {
-        "user_id": item["user_id"],
-        "email_address": item["email"],
-        "first_name": {"S": first},
-        "last_name": {"S": last},
-        "plan": item["plan"],
-        "is_premium": {"BOOL": plan == "premium"},
-        "age": item["age"],
-        "country": item["country"],
-        "created": item["created"],
-        "bio": item["bio"],
-    }
-
-
-def make_users(n: int) -> list[UserV1]:
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    return [
-        UserV1(
-            user_id=f"user-{i:08d}",
-            email=f"user{i}@example.com",
-            full_name=f"Firstname{i % 997} Lastname{i}",
-            plan=PLANS[i % 3],
-            age=18 + i % 70,
-            country=("US", "DE", "FR", "JP", "BR")[i % 5],
-            created=start + timedelta(seconds=i),
-            bio=f"Member {i}: likes tables, keys and consistent reads; " + "x" * 10,
-        )
-        for i in range(n)
-    ]
-
-
-# -- the three copies; each returns how many items it wrote -------------------------------
-
-
-async def copy_ours(db: Session, target: str, segments: int) -> int:
+async def copy_ours(db: Session, source: str, target: str, segments: int) -> int:
     report = await db.tables.copy(
         UserV1,
         UserV2,
         transform=upgrade,
         segments=segments,
         concurrency=8,
+        source_table=source,
         target_table=target,
     )
     assert report.complete, report
     return report.written
 
 
-async def copy_naive(db: Session, target: str, limit: int) -> int:
-    client = await db.client()
-    source = db.table_name(UserV1)
+async def copy_naive(client: Any, source: str, target: str, limit: int) -> int:
     params: dict[str, Any] = {"TableName": source}
     written = 0
     while written < limit:
@@ -154,9 +96,7 @@ async def copy_naive(db: Session, target: str, limit: int) -> int:
     return written
 
 
-async def copy_batched(db: Session, target: str) -> int:
-    client = await db.client()
-    source = db.table_name(UserV1)
+async def copy_batched(client: Any, source: str, target: str) -> int:
     params: dict[str, Any] = {"TableName": source, "Limit": 25}
     written = 0
     while True:
@@ -178,31 +118,22 @@ async def copy_batched(db: Session, target: str) -> int:
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-# -- measuring -----------------------------------------------------------------------------
-
-
-@attrs.define
-class Sample:
-    seconds: float
-    cpu: float
-    items: int
-
-
-async def measure(db: Session, run: Callable[[str], Awaitable[int]], expected: int) -> Sample:
-    """One copy into a fresh target table; the table is made before and dropped after the
-    clock."""
+async def measure(db: Session, copy: Copy, source: str, expected: int) -> Sample:
+    """One copy into a fresh target table; the table is made before the clock starts, and
+    counted (every item must be there) and dropped after it stops."""
     target = f"{db.table_prefix}target_{uuid4().hex[:8]}"
     await db.tables.create(UserV2, table_name=target)
     wall, cpu = time.perf_counter(), time.process_time()
-    items = await run(target)
+    items = await copy(db, source, target)
     sample = Sample(time.perf_counter() - wall, time.process_time() - cpu, items)
-    count = await _count(db, target)
+    count = await count_items(db, target)
     assert items == expected == count, (items, expected, count)
     await db.tables.delete(UserV2, table_name=target)
     return sample
 
 
-async def _count(db: Session, table: str) -> int:
+async def count_items(db: Session, table: str) -> int:
+    """A COUNT scan of ``table``."""
     client = await db.client()
     params: dict[str, Any] = {"TableName": table, "Select": "COUNT"}
     total = 0
@@ -214,112 +145,176 @@ async def _count(db: Session, table: str) -> int:
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def median_sample(samples: list[Sample]) -> Sample:
-    """Median seconds and median CPU (each on its own) of runs of the same size."""
-    return Sample(
-        statistics.median(s.seconds for s in samples),
-        statistics.median(s.cpu for s in samples),
-        samples[0].items,
-    )
+async def bench(endpoint: str, sizes: Sizes) -> Result:
+    n, naive_n = sizes.items, sizes.naive_items
+    prefix = f"cp{uuid4().hex[:8]}_"
+    db = new_session(endpoint, prefix)
+    samples: dict[str, list[Sample]] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(db.close)
+        # The baselines are what a program without this library runs: a plain aiobotocore
+        # client with its default configuration (botocore's parser, parameter validation).
+        from aiobotocore.session import AioSession
 
+        from dynamorm_async.testing import DUMMY_CREDENTIALS, REGION
 
-async def bench(endpoint: str) -> list[tuple[str, Sample, int]]:
-    db = Session(
-        region=REGION,
-        endpoint_url=endpoint,
-        table_prefix=f"b{uuid4().hex[:8]}_",
-        **DUMMY_CREDENTIALS,
-    )
-    rows: list[tuple[str, Sample, int]] = []
-    async with db:
-        await db.client()  # opening the client is not what is measured
+        plain = await stack.enter_async_context(
+            AioSession().create_client(
+                "dynamodb", endpoint_url=endpoint, region_name=REGION, **DUMMY_CREDENTIALS
+            )
+        )
+        paths: dict[str, tuple[Copy, int]] = {
+            OURS: (lambda d, s, t: copy_ours(d, s, t, 16), sizes.runs),
+            OURS_4: (lambda d, s, t: copy_ours(d, s, t, 4), sizes.runs),
+            BATCHED: (lambda d, s, t: copy_batched(plain, s, t), sizes.runs),
+            NAIVE: (lambda d, s, t: copy_naive(plain, s, t, naive_n), 1),
+        }
+        samples.update({name: [] for name in paths})
+        stack.push_async_callback(db.tables._delete_prefixed, prefix)
+        source, warm = db.table_name(UserV1), f"{prefix}warmup"
         await db.tables.create(UserV1)
-        seeded = time.perf_counter()
-        await db.batch_write(put=make_users(N), concurrency=8)
-        print(f"seeded {N:,} items in {time.perf_counter() - seeded:.1f} s", file=sys.stderr)
-        item = (await (await db.client()).scan(TableName=db.table_name(UserV1), Limit=1))["Items"][
-            0
-        ]
-        print(f"item size: {_size(item)} bytes (V1 wire form)", file=sys.stderr)
+        await db.tables.create(UserV1, table_name=warm)
+        started = time.perf_counter()
+        await seed(db, source, make_users, n)
+        await seed(db, warm, make_users, WARMUP_ITEMS)
+        print(f"seeded {n:,} items in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
-        paths: list[tuple[str, Callable[[str], Awaitable[int]], int, int]] = [
-            (
-                "tables.copy, segments=16, concurrency=8",
-                lambda t: copy_ours(db, t, 16),
-                N,
-                RUNS,
-            ),
-            (
-                "tables.copy, segments=4, concurrency=8",
-                lambda t: copy_ours(db, t, 4),
-                N,
-                RUNS,
-            ),
-            (
-                "sequential Scan Limit=25 + BatchWriteItem per page (Go seed)",
-                lambda t: copy_batched(db, t),
-                N,
-                RUNS,
-            ),
-            (
-                f"naive: sequential Scan + one PutItem per item ({NAIVE_ITEMS:,} items)",
-                lambda t: copy_naive(db, t, NAIVE_ITEMS),
-                NAIVE_ITEMS,
-                1,
-            ),
-        ]
-        # Interleave the runs (ours, batch, ours, batch, ...) so that a slow moment of the
-        # shared machine or of the engine's JVM does not fall on one path only.
-        samples: dict[str, list[Sample]] = {name: [] for name, *_ in paths}
-        for r in range(RUNS):
-            for name, run, expected, runs in paths:
+        # Warm-up: every path copies a small table once (connections, generated code).
+        for name, (copy, _) in paths.items():
+            expected = min(naive_n, WARMUP_ITEMS) if name == NAIVE else WARMUP_ITEMS
+            await measure(db, copy, warm, expected)
+        # Interleave the runs (ours, ours-4, batch, naive, then ours, ours-4, batch, ...) so
+        # that a slow moment of the shared machine or of the engine's JVM does not fall on
+        # one path only.
+        for r in range(sizes.runs):
+            for name, (copy, runs) in paths.items():
                 if r < runs:
-                    s = await measure(db, run, expected)
+                    s = await measure(db, copy, source, naive_n if name == NAIVE else n)
                     samples[name].append(s)
-                    print(f"  {name}: {s.seconds:.2f} s", file=sys.stderr)
-        for name, _, _, runs in paths:
-            rows.append((name, median_sample(samples[name]), runs))
-        await db.tables._delete_prefixed(db.table_prefix)
-    return rows
+                    print(f"  [{r + 1}/{runs}] {name}: {s.wall:.2f} s", file=sys.stderr)
+
+        medians = {
+            name: Sample(
+                statistics.median(s.wall for s in got),
+                statistics.median(s.cpu for s in got),
+                got[0].count,
+            )
+            for name, got in samples.items()
+        }
+        per_item = {name: s.wall / s.count for name, s in medians.items()}
+        vs_naive = per_item[NAIVE] / per_item[OURS]
+        vs_batched = per_item[BATCHED] / per_item[OURS]
+        goals = [
+            Goal(
+                "ours >= 10x faster per item than the naive loop",
+                f"{vs_naive:.2f}x",
+                vs_naive >= 10,
+            ),
+            Goal(
+                "ours >= 3x faster per item than the sequential batch copy",
+                f"{vs_batched:.2f}x",
+                vs_batched >= 3,
+            ),
+        ]
+        profile, why = None, ""
+        if not all(g.met for g in goals):
+            profile = await _profile(db, source)
+        if not goals[1].met:
+            ours_cpu = medians[OURS].cpu / n
+            batch = medians[BATCHED]
+            bound = (batch.wall / batch.count) / ours_cpu
+            why = (
+                " Why ours misses 3x the batch copy: the copy is bound by the client's CPU. "
+                f"Ours needs {ours_cpu * 1e6:.0f} us of client CPU per item, the sequential "
+                f"batch copy {batch.cpu_us_each:.0f} us (the same BatchWriteItems, on wire dicts "
+                "with no models) and waits for the engine the rest of its "
+                f"{batch.wall / batch.count * 1e6:.0f} us per item. With the engine on the "
+                "same 2 cores, a parallel copy can at best hide all of that waiting: even "
+                f"with no waiting at all ours would be {bound:.1f}x the batch copy here. "
+                "Reaching 3x needs less client CPU per item (the profile shows where it "
+                "goes), or the tens of milliseconds per request of real DynamoDB, which "
+                "the sequential copy waits out and the parallel one overlaps."
+            )
+
+    rows = [
+        [
+            name,
+            len(samples[name]),
+            s.count,
+            s.wall,
+            s.per_second,
+            s.cpu_us_each,
+            ratio(per_item[name] / per_item[OURS]),
+        ]
+        for name, s in medians.items()
+    ]
+    return Result(
+        scenario="copy",
+        title=f"Data copy: {n:,} items UserV1 -> UserV2",
+        columns=[
+            "path",
+            "runs",
+            "items",
+            "seconds",
+            "items/s",
+            "client CPU us/item",
+            "time per item vs ours",
+        ],
+        rows=rows,
+        goals=goals,
+        notes=(
+            f"Ours and the batch copy: median of {sizes.runs} runs of {n:,} items; the naive "
+            f"loop (one request per item, nothing amortised, so linear in the items) copies "
+            f"{naive_n:,} items once and is compared per item. Runs are interleaved after a "
+            f"warm-up copy of {WARMUP_ITEMS} items by each path. The two baselines use "
+            "a plain aiobotocore client (default configuration), as a program without this "
+            "library would; every path writes the same items; the target table is "
+            "created before and counted after the clock. The hand-written paths work on "
+            "wire dicts; ours loads each item into a UserV1, builds a UserV2 and dumps it, "
+            "checking keys and sizes. Client CPU is this process's CPU time per item; "
+            "DynamoDB Local (a JVM) shares the same cores." + why
+        ),
+        profile=profile,
+    )
 
 
-def _size(item: dict[str, Any]) -> int:
-    from dynamorm_async._item_size import item_size
+async def _profile(db: Session, source: str) -> str:
+    """cProfile (CPU clock) of ours copying for about 5 seconds (the copy's deadline stops
+    it; what it wrote by then is enough to see where the time goes)."""
+    target = f"{db.table_prefix}profile"
+    await db.tables.create(UserV2, table_name=target)
 
-    return item_size(item)
+    async def run() -> None:
+        await db.tables.copy(
+            UserV1,
+            UserV2,
+            transform=upgrade,
+            segments=16,
+            concurrency=8,
+            source_table=source,
+            target_table=target,
+            deadline=time.monotonic() + 5,
+        )
+
+    profile = await profiled(run)
+    by_package = own_time_by_package(profile)
+    total = sum(by_package.values())
+    shares = sorted(by_package.items(), key=lambda kv: -kv[1])[:12]
+    lines = [
+        f"{OURS}, about 5 s of copying, cProfile with a CPU-time clock.",
+        "own time by package:",
+    ]
+    lines += [f"  {name[:44]:<44} {seconds / total:6.1%}" for name, seconds in shares]
+    lines += ["", "top entries by own time:", profile_text(profile, 25)]
+    return "\n".join(lines)
 
 
 def main() -> None:
-    engine = sys.argv[1] if len(sys.argv) > 1 else "dynamodb-local"
-    started = time.perf_counter()
-    with LocalDynamoDB(engine) as server:
-        rows = asyncio.run(bench(server.endpoint))
-    total = time.perf_counter() - started
-
-    ours = rows[0][1]
-    ours_per_item = ours.seconds / ours.items
-    print(
-        f"Copy UserV1 -> UserV2, {N:,} items, engine {engine}; {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, aiobotocore {version('aiobotocore')}, "
-        f"botocore {version('botocore')}\n"
-    )
-    print(
-        "| path | runs | items | seconds | items/s | client CPU us/item | time per item vs ours |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, s, runs in rows:
-        per_item = s.seconds / s.items
-        print(
-            f"| {name} | {runs} | {s.items:,} | {s.seconds:.2f} | {s.items / s.seconds:,.0f} | "
-            f"{s.cpu / s.items * 1e6:.0f} | {per_item / ours_per_item:.2f}x |"
-        )
-    batched = rows[2][1].seconds / rows[2][1].items
-    naive = rows[3][1].seconds / rows[3][1].items
-    print(
-        f"\nGoal: ours >= 10x the naive loop and >= 3x the sequential batch copy, per item. "
-        f"Measured: {naive / ours_per_item:.2f}x and {batched / ours_per_item:.2f}x."
-    )
-    print(f"Whole script: {total:.0f} s (engine start, seeding, every run).")
+    options = parse_args(__doc__)
+    sizes = Sizes(3_000, 300, 2) if options.quick else Sizes(50_000, 10_000, 3)
+    with engine(options.endpoint) as endpoint:
+        result = asyncio.run(bench(endpoint, sizes))
+    emit(result, options.json)
 
 
 if __name__ == "__main__":
