@@ -157,7 +157,7 @@ def prepare_put(
     table = session.table_name(info.cls, table_name)
     check_item_size(
         item,
-        f"{info.cls.__qualname__} {key_values(info, obj)!r}",
+        lambda: f"{info.cls.__qualname__} {key_values(info, obj)!r}",
         model=info.cls,
         operation="BatchWriteItem",
         table=table,

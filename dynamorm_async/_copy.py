@@ -335,7 +335,7 @@ class Copy:
                 )
             item = self.session.converter.dump_item(out)  # refuses a missing or empty key
             key = key_of_item(target, item)
-        check_item_size(item, f"an item for {self.target_table!r} with key {key!r:.120}")
+        check_item_size(item, lambda: f"an item for {self.target_table!r} with key {key!r:.120}")
         return Write(self.target_table, self.target_keys, key, {"PutRequest": {"Item": item}}, out)
 
     # -- reporting -----------------------------------------------------------------------

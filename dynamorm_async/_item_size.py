@@ -9,7 +9,7 @@ never refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._errors import ValidationError
@@ -24,10 +24,15 @@ def _number_size(text: str) -> int:
     return (len(digits) + 1) // 2 + 1
 
 
+def _text_size(text: str) -> int:
+    # isascii() reads a flag of the string: most names and values need no encoding.
+    return len(text) if text.isascii() else len(text.encode())
+
+
 def _value_size(av: Mapping[str, Any]) -> int:
     for tag, value in av.items():
         if tag == "S":
-            return len(value.encode())
+            return _text_size(value)
         if tag == "N":
             return _number_size(value)
         if tag == "B":
@@ -35,7 +40,7 @@ def _value_size(av: Mapping[str, Any]) -> int:
         if tag in ("BOOL", "NULL"):
             return 1
         if tag == "SS":
-            return sum(len(v.encode()) for v in value)
+            return sum(_text_size(v) for v in value)
         if tag == "NS":
             return sum(_number_size(v) for v in value)
         if tag == "BS":
@@ -43,28 +48,32 @@ def _value_size(av: Mapping[str, Any]) -> int:
         if tag == "L":
             return 3 + sum(1 + _value_size(v) for v in value)
         if tag == "M":
-            return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in value.items())
+            return 3 + sum(1 + _text_size(k) + _value_size(v) for k, v in value.items())
     return 0
 
 
 def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
     """The size in bytes of a wire-form item, as DynamoDB counts it against its 400 KB limit."""
-    return sum(len(name.encode()) + _value_size(av) for name, av in item.items())
+    size = 0
+    for name, av in item.items():
+        size += _text_size(name) + _value_size(av)
+    return size
 
 
 def check_item_size(
     item: Mapping[str, Mapping[str, Any]],
-    what: str,
+    what: Callable[[], str],
     *,
     model: type | None = None,
     operation: str | None = None,
     table: str | None = None,
 ) -> None:
-    """``ValidationError`` naming ``what`` (the model and key) when ``item`` is over 400 KB."""
+    """``ValidationError`` naming ``what()`` (the model and key; built only then) when
+    ``item`` is over 400 KB."""
     size = item_size(item)
     if size > MAX_ITEM_BYTES:
         raise ValidationError(
-            f"{what}: the item is {size} bytes, over DynamoDB's limit of {MAX_ITEM_BYTES} "
+            f"{what()}: the item is {size} bytes, over DynamoDB's limit of {MAX_ITEM_BYTES} "
             "bytes (400 KB)",
             model=model,
             operation=operation,

@@ -161,7 +161,11 @@ def build_put(
     if condition is not None:
         conditions.append(ctx.condition(condition))
     check_item_size(
-        item, f"{info.cls.__qualname__} {key!r}", model=info.cls, operation="PutItem", table=table
+        item,
+        lambda: f"{info.cls.__qualname__} {key!r}",
+        model=info.cls,
+        operation="PutItem",
+        table=table,
     )
     params: dict[str, Any] = {"TableName": table, "Item": item}
     session._expression_params(params, ctx, conditions)

@@ -3,6 +3,7 @@ model (key conditions, index, filter, projection) and return the lazy read (``_q
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
@@ -264,10 +265,8 @@ class ReadOperations(SessionBase):
                     "holds (as dicts), or read the full items with batch_get",
                     model=cls,
                 )
-            converter = self.converter
-
-            def load(item: Any) -> Any:
-                return converter.load_item(cls, item)
+            # A partial, not a closure: one Python call less for every item read.
+            load = functools.partial(self.converter.load_item, cls)
 
         if ctx.names:
             params["ExpressionAttributeNames"] = ctx.names

@@ -39,7 +39,14 @@ _ATTRIBUTE_VALUE = "AttributeValue"
 class ItemJSONParser(AioJSONParser):  # type: ignore[misc]
     """botocore's JSON parser, with maps and lists of AttributeValue passed through."""
 
+    # Whether the answer may hold a binary value. A JSON key B or BS always appears as the
+    # bytes "B" or "BS" in the body (DynamoDB does not escape letters), so a body without
+    # them holds no binary value, and its items are returned exactly as json.loads made them.
+    _binary = True
+
     async def parse(self, response: dict[str, Any], shape: Any) -> Any:
+        body = response.get("body")
+        self._binary = not isinstance(body, bytes) or b'"B"' in body or b'"BS"' in body
         parsed = await super().parse(response, shape)
         metadata = parsed.get("ResponseMetadata") if isinstance(parsed, dict) else None
         if metadata is not None:
@@ -56,6 +63,8 @@ class ItemJSONParser(AioJSONParser):  # type: ignore[misc]
     def _handle_list(self, shape: Any, node: Any) -> Any:
         member = shape.member
         if member.type_name == "map" and member.value.name == _ATTRIBUTE_VALUE:
+            if not self._binary:
+                return node  # json.loads gives None for a null element, as botocore does
             item = self._item
             # botocore keeps a null list element as None; so do we.
             return [None if each is None else item(each) for each in node]
@@ -69,10 +78,10 @@ class ItemJSONParser(AioJSONParser):  # type: ignore[misc]
         return super()._handle_structure(shape, value)
 
     def _item(self, item: dict[str, Any]) -> dict[str, Any]:
-        return convert_item(item, self._blob_parser)
+        return convert_item(item, self._blob_parser) if self._binary else item
 
     def _value(self, value: dict[str, Any]) -> dict[str, Any]:
-        return convert_value(value, self._blob_parser)
+        return convert_value(value, self._blob_parser) if self._binary else value
 
 
 def _matches(body: bytes, expected: str) -> bool:

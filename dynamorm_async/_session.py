@@ -129,6 +129,7 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
         self.table_prefix = table_prefix
         self.converter = converter or default_converter()
         self._tables: TableManager | None = None
+        self._names: dict[type, tuple[str, str]] = {}  # model -> (prefix, its table name)
         self._batch_stats = BatchStats()
         if isinstance(cursor_key, str):
             cursor_key = cursor_key.encode()
@@ -206,6 +207,10 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
 
             Session(table_prefix="dev_").table_name(Order)   # 'dev_orders'
         """
+        if table_name is None and isinstance(model, type):
+            cached = self._names.get(model)
+            if cached is not None and cached[0] == self.table_prefix:
+                return cached[1]  # checked once per model and prefix, not per item
         info = model_info(model)
         name = self.table_prefix + info.table if table_name is None else table_name
         if not is_table_name(name):
@@ -214,6 +219,8 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
                 "letters, digits, '_', '-' or '.')",
                 model=info.cls,
             )
+        if table_name is None and isinstance(model, type):
+            self._names[model] = (self.table_prefix, name)
         return name
 
     # -- requests ------------------------------------------------------------------------
