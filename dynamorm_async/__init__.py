@@ -28,15 +28,6 @@ client is first needed.
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._batch_writer import BatchStats, BatchWriter
-from ._convert import (
-    Converter,
-    configure_converter,
-    default_converter,
-    from_item,
-    make_converter,
-    to_item,
-)
 from ._errors import (
     BatchIncomplete,
     CancellationReason,
@@ -50,6 +41,7 @@ from ._errors import (
     SchemaMismatch,
     SessionClosed,
     SessionError,
+    StateError,
     TableAlreadyExists,
     TableNotFound,
     TableProtected,
@@ -59,8 +51,8 @@ from ._errors import (
     ValidationError,
     VersionConflict,
 )
-from ._expressions import Condition, Path, attr, size
-from ._model import (
+from ._expr.conditions import Condition, Path, attr, size
+from ._model.models import (
     FieldInfo,
     GlobalIndex,
     IndexInfo,
@@ -71,27 +63,36 @@ from ._model import (
     model,
     model_info,
 )
-from ._queries import Page, Query, Scan
+from ._ops.batch_writer import BatchStats, BatchWriter
+from ._ops.queries import Page, Query, Scan
+from ._ops.transactions import Transaction
 from ._session import Session
-from ._transactions import Transaction
+from ._wire.convert import (
+    Converter,
+    configure_converter,
+    default_converter,
+    from_item,
+    make_converter,
+    to_item,
+)
 
 # The table manager, its descriptions and the migration reports are loaded on first use:
 # a Lambda that only reads and writes items never pays for them.
 _LAZY = {
-    "IndexDescription": "._description",
-    "KeyElement": "._description",
-    "MigrationReport": "._migration_report",
-    "Progress": "._migration_report",
-    "Provisioned": "._description",
-    "TableDescription": "._description",
-    "TableManager": "._tables",
-    "Verification": "._migration_report",
+    "IndexDescription": "._tables.description",
+    "KeyElement": "._tables.description",
+    "MigrationReport": "._tables.migration_report",
+    "Progress": "._tables.migration_report",
+    "Provisioned": "._tables.description",
+    "TableDescription": "._tables.description",
+    "TableManager": "._tables.migrate",
+    "Verification": "._tables.migration_report",
 }
 
 if TYPE_CHECKING:
-    from ._description import IndexDescription, KeyElement, Provisioned, TableDescription
-    from ._migration_report import MigrationReport, Progress, Verification
-    from ._tables import TableManager
+    from ._tables.description import IndexDescription, KeyElement, Provisioned, TableDescription
+    from ._tables.migrate import TableManager
+    from ._tables.migration_report import MigrationReport, Progress, Verification
 
 
 def __getattr__(name: str) -> Any:
@@ -140,6 +141,7 @@ __all__ = [
     "Session",
     "SessionClosed",
     "SessionError",
+    "StateError",
     "TableAlreadyExists",
     "TableDescription",
     "TableManager",

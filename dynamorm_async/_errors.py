@@ -8,6 +8,8 @@
      ├── DeserializationError    a stored item does not fit the model it is loaded into
      ├── SessionError            the session cannot send requests (no region, no credentials)
      │    └── SessionClosed      the session was closed
+     ├── StateError              a transaction or batch writer used in a state that forbids
+     │                           it (after commit, outside ``async with``); also a RuntimeError
      ├── RequestFailed           DynamoDB answered with an error, or could not be reached
      │    ├── ConditionFailed    a condition expression was false (carries the stored item)
      │    │    └── VersionConflict   optimistic locking: the stored version differs
@@ -46,6 +48,7 @@ __all__ = [
     "SchemaMismatch",
     "SessionClosed",
     "SessionError",
+    "StateError",
     "TableAlreadyExists",
     "TableNotFound",
     "TableProtected",
@@ -141,6 +144,16 @@ class SessionError(DynamORMError):
 
 class SessionClosed(SessionError):
     """The session was closed; open a new ``Session`` to send more requests."""
+
+
+class StateError(DynamORMError, RuntimeError):
+    """A ``Transaction`` or ``BatchWriter`` was used in a state that does not allow it: an
+    action added to a finished transaction, a batch writer used outside its ``async with``
+    or entered twice. ``state`` is the state it was in. Also a ``RuntimeError``."""
+
+    def __init__(self, message: str, *, state: str) -> None:
+        super().__init__(message)
+        self.state = state
 
 
 class RequestFailed(DynamORMError):
@@ -332,3 +345,20 @@ class TableWaitTimeout(DynamORMError, TimeoutError):
 
 class EngineError(DynamORMError):
     """A local DynamoDB engine (for development and tests) could not be fetched or started."""
+
+
+def whole_number(name: str, value: Any, low: int = 1, high: int | None = None) -> int:
+    """``value`` when it is an int (not a bool) from ``low`` to ``high``; otherwise the
+    ``ValidationError`` every count, size and limit check raises, in one shape::
+
+        whole_number("page_size", 0)   # page_size must be a whole number >= 1, got 0
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bound = f">= {low}" if high is None else f"from {low} to {high}"
+        raise ValidationError(f"{name} must be a whole number {bound}, got {value!r}")
+    return value

@@ -1,9 +1,10 @@
-"""``Session``: the async entry point. Configuration, a lazily opened client, table names.
+"""``Session``: the async entry point, the top of the package.
 
 A session holds configuration only until its first request; then it opens an aiobotocore
-client for the running event loop (see ``_client``). The operations live in mixins
-(``_items``); every request goes through ``Session._send``, which turns botocore's errors into
-the ``DynamORMError`` tree.
+client for the running event loop (see ``_transport.client``). It is ``SessionBase``
+(``_ops.base``: converter, table names, the one request path, ``_send``, which turns
+botocore's errors into the ``DynamORMError`` tree) plus the operation groups of ``_ops``,
+and it loads the table manager (``_tables``) on first use of ``db.tables``.
 """
 
 from __future__ import annotations
@@ -12,42 +13,21 @@ import re
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._batch import BatchOperations
-from ._batch_writer import BatchStats
-from ._client import ClientOptions, Clients
-from ._convert import Converter, default_converter
 from ._errors import ValidationError
-from ._items import ItemOperations
-from ._model import is_table_name, model_info
-from ._reads import ReadOperations
-from ._transactions import TransactionOperations
-from ._translate import CHECKSUM_MISMATCH, Context, damaged_answer, translate
+from ._ops.batch import BatchOperations
+from ._ops.batch_writer import BatchStats
+from ._ops.items import ItemOperations
+from ._ops.reads import ReadOperations
+from ._ops.transactions import TransactionOperations
+from ._transport.client import ClientOptions, Clients
+from ._wire.convert import Converter, default_converter
 
 if TYPE_CHECKING:  # the table manager and migrations load on first use of db.tables
-    from ._tables import TableManager
+    from ._tables.migrate import TableManager
 
 __all__ = ["Session"]
 
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]*")
-_METHODS = {
-    "PutItem": "put_item",
-    "GetItem": "get_item",
-    "DeleteItem": "delete_item",
-    "UpdateItem": "update_item",
-    "Query": "query",
-    "Scan": "scan",
-    "BatchGetItem": "batch_get_item",
-    "BatchWriteItem": "batch_write_item",
-    "TransactGetItems": "transact_get_items",
-    "TransactWriteItems": "transact_write_items",
-    "CreateTable": "create_table",
-    "DescribeTable": "describe_table",
-    "DeleteTable": "delete_table",
-    "UpdateTable": "update_table",
-    "UpdateTimeToLive": "update_time_to_live",
-    "DescribeTimeToLive": "describe_time_to_live",
-    "ListTables": "list_tables",
-}
 
 
 class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperations):
@@ -126,17 +106,11 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
         }
         if credentials and aioboto3_session is not None:
             raise ValidationError("credentials go to the aioboto3 session, not to Session()")
-        self.table_prefix = table_prefix
-        self.converter = converter or default_converter()
-        self._tables: TableManager | None = None
-        self._names: dict[type, tuple[str, str]] = {}  # model -> (prefix, its table name)
-        self._batch_stats = BatchStats()
         if isinstance(cursor_key, str):
             cursor_key = cursor_key.encode()
         if cursor_key is not None and not 16 <= len(cursor_key) <= 64:
             raise ValidationError("cursor_key must be 16 to 64 bytes (a random secret)")
-        self.cursor_key = cursor_key
-        self._clients = Clients(
+        clients = Clients(
             ClientOptions(
                 region=region,
                 endpoint_url=endpoint_url,
@@ -147,6 +121,10 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
                 aioboto3_session=aioboto3_session,
             )
         )
+        super().__init__(clients, converter or default_converter(), table_prefix)
+        self.cursor_key = cursor_key
+        self._batch_stats = BatchStats()
+        self._tables: TableManager | None = None
 
     def __repr__(self) -> str:
         o = self._clients.options
@@ -196,44 +174,7 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
     def tables(self) -> TableManager:
         """The table manager: ``await db.tables.ensure(Order)`` and friends."""
         if self._tables is None:
-            from ._tables import TableManager
+            from ._tables.migrate import TableManager
 
             self._tables = TableManager(self)
         return self._tables
-
-    def table_name(self, model: type, table_name: str | None = None) -> str:
-        """The physical table name of ``model``: ``table_prefix`` + the model's table, or
-        ``table_name`` when given (taken as is)::
-
-            Session(table_prefix="dev_").table_name(Order)   # 'dev_orders'
-        """
-        if table_name is None and isinstance(model, type):
-            cached = self._names.get(model)
-            if cached is not None and cached[0] == self.table_prefix:
-                return cached[1]  # checked once per model and prefix, not per item
-        info = model_info(model)
-        name = self.table_prefix + info.table if table_name is None else table_name
-        if not is_table_name(name):
-            raise ValidationError(
-                f"{info.cls.__qualname__}: {name!r} is not a valid table name (3 to 255 "
-                "letters, digits, '_', '-' or '.')",
-                model=info.cls,
-            )
-        if table_name is None and isinstance(model, type):
-            self._names[model] = (self.table_prefix, name)
-        return name
-
-    # -- requests ------------------------------------------------------------------------
-
-    async def _send(self, operation: str, params: dict[str, Any], ctx: Context) -> Any:
-        client = await self._clients.get()
-        try:
-            response = await getattr(client, _METHODS[operation])(**params)
-        except Exception as exc:
-            error = translate(exc, ctx)
-            if error is None:
-                raise
-            raise error from exc
-        if CHECKSUM_MISMATCH in response.get("ResponseMetadata", ()):
-            raise damaged_answer(response, ctx)
-        return response

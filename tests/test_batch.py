@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from models import Order, Thing, item_count, raw_item
 
-from dynamorm_async import BatchIncomplete, RequestFailed, Session, ValidationError
+from dynamorm_async import BatchIncomplete, RequestFailed, Session, StateError, ValidationError
 from dynamorm_async.testing import REGION, FaultProxy
 
 
@@ -255,8 +255,9 @@ async def test_batch_writer_flushes_on_exit_and_on_demand(db: Session) -> None:
             await w.put(t)
     assert await item_count(db, Thing) == 40
     assert asyncio.all_tasks() - before == set()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(StateError, match="BatchWriter is closed") as caught:
         await w.put(Thing("late", 1))
+    assert caught.value.state == "closed" and isinstance(caught.value, RuntimeError)
     assert w.written == 40 and w.retries == 0
 
 

@@ -187,7 +187,7 @@ def test_requests_serialize_as_botocore_serializes_them(item: JSON, key: JSON) -
     import botocore.session
     from botocore.serialize import JSONSerializer
 
-    from dynamorm_async._request_serializer import ItemJSONSerializer
+    from dynamorm_async._transport.request_serializer import ItemJSONSerializer
 
     service = botocore.session.get_session().get_service_model("dynamodb")
     for operation, params in requests(item, key):
@@ -207,7 +207,7 @@ def dynamodb_model() -> Any:
 def parse_both(body: JSON, shape: Any, *, status: int = 200) -> tuple[Any, Any]:
     from aiobotocore.parsers import AioResponseParserFactory
 
-    from dynamorm_async._response_parser import ItemResponseParserFactory
+    from dynamorm_async._transport.response_parser import ItemResponseParserFactory
 
     raw = json.dumps(body).encode()
 
@@ -455,7 +455,7 @@ async def test_parameter_validation_is_off_unless_asked_for(
     bad = {"TableName": blobs.table_name(Blob), "Key": {"owner": {"S": "o"}, "n": {"N": "1"}}}
     bad["ConsistentRead"] = "yes"
     try:
-        from dynamorm_async._request_serializer import ItemJSONSerializer
+        from dynamorm_async._transport.request_serializer import ItemJSONSerializer
 
         assert type((await blobs.client())._serializer) is ItemJSONSerializer
         assert type((await strict.client())._serializer) is not ItemJSONSerializer

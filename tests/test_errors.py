@@ -26,8 +26,8 @@ from dynamorm_async import (
     ValidationError,
     VersionConflict,
 )
-from dynamorm_async._item_size import MAX_ITEM_BYTES, item_size
-from dynamorm_async._translate import Context, translate
+from dynamorm_async._transport.translate import Context, translate
+from dynamorm_async._wire.item_size import MAX_ITEM_BYTES, item_size
 
 CTX = Context("PutItem", "orders", {"customer_id": "c1"})
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from models import Order, Thing
 
 from dynamorm_async import ValidationError, attr, default_converter, model_info, size
-from dynamorm_async._compile import ExpressionContext
-from dynamorm_async._expressions import Condition, parse_path
-from dynamorm_async._update import UpdateBuilder
+from dynamorm_async._expr.compile import ExpressionContext
+from dynamorm_async._expr.conditions import Condition, parse_path
+from dynamorm_async._expr.update import UpdateBuilder
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -74,10 +74,10 @@ def test_the_table_manager_and_migrations_load_on_first_use() -> None:
 import sys
 import dynamorm_async
 from dynamorm_async import Session
-lazy = ("dynamorm_async._tables", "dynamorm_async._migrate", "dynamorm_async._copy")
+lazy = [f"dynamorm_async._tables.{m}" for m in ("lifecycle", "migrate", "copy")]
 assert not any(m in sys.modules for m in lazy)
 from dynamorm_async import MigrationReport, TableManager
-assert TableManager.__module__ == "dynamorm_async._tables"
+assert TableManager.__module__ == "dynamorm_async._tables.migrate"
 assert isinstance(Session(region="eu-west-1").tables, TableManager)
 assert "MigrationReport" in dir(dynamorm_async)
 try:

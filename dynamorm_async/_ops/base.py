@@ -1,0 +1,147 @@
+"""The base of a session: its converter, its table names and the one path every request
+takes (``_send``), with the helpers the operation groups (items, reads, batches,
+transactions) and the table manager share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from .._errors import DeserializationError, ValidationError
+from .._expr.compile import ExpressionContext
+from .._model.models import ModelInfo, is_table_name, model_info
+from .._transport.client import Clients
+from .._transport.translate import CHECKSUM_MISMATCH, Context, damaged_answer, translate
+from .._wire.codecs import AttributeValue
+from .._wire.convert import Converter
+from .._wire.hooks import dump_hook
+
+__all__ = ["SessionBase"]
+
+_METHODS = {
+    "PutItem": "put_item",
+    "GetItem": "get_item",
+    "DeleteItem": "delete_item",
+    "UpdateItem": "update_item",
+    "Query": "query",
+    "Scan": "scan",
+    "BatchGetItem": "batch_get_item",
+    "BatchWriteItem": "batch_write_item",
+    "TransactGetItems": "transact_get_items",
+    "TransactWriteItems": "transact_write_items",
+    "CreateTable": "create_table",
+    "DescribeTable": "describe_table",
+    "DeleteTable": "delete_table",
+    "UpdateTable": "update_table",
+    "UpdateTimeToLive": "update_time_to_live",
+    "DescribeTimeToLive": "describe_time_to_live",
+    "ListTables": "list_tables",
+}
+
+
+class SessionBase:
+    """What every group of operations, and the table manager, builds on: the converter, the
+    table names and the transport (``_send``). ``Session`` adds the public face (argument
+    checks, life cycle, ``db.tables``)."""
+
+    def __init__(self, clients: Clients, converter: Converter, table_prefix: str) -> None:
+        self._clients = clients
+        self.converter = converter
+        self.table_prefix = table_prefix
+        self._names: dict[type, tuple[str, str]] = {}  # model -> (prefix, its table name)
+
+    def table_name(self, model: type, table_name: str | None = None) -> str:
+        """The physical table name of ``model``: ``table_prefix`` + the model's table, or
+        ``table_name`` when given (taken as is)::
+
+            Session(table_prefix="dev_").table_name(Order)   # 'dev_orders'
+        """
+        if table_name is None and isinstance(model, type):
+            cached = self._names.get(model)
+            if cached is not None and cached[0] == self.table_prefix:
+                return cached[1]  # checked once per model and prefix, not per item
+        info = model_info(model)
+        name = self.table_prefix + info.table if table_name is None else table_name
+        if not is_table_name(name):
+            raise ValidationError(
+                f"{info.cls.__qualname__}: {name!r} is not a valid table name (3 to 255 "
+                "letters, digits, '_', '-' or '.')",
+                model=info.cls,
+            )
+        if table_name is None and isinstance(model, type):
+            self._names[model] = (self.table_prefix, name)
+        return name
+
+    async def _send(self, operation: str, params: dict[str, Any], ctx: Context) -> Any:
+        client = await self._clients.get()
+        try:
+            response = await getattr(client, _METHODS[operation])(**params)
+        except Exception as exc:
+            error = translate(exc, ctx)
+            if error is None:
+                raise
+            raise error from exc
+        if CHECKSUM_MISMATCH in response.get("ResponseMetadata", ()):
+            raise damaged_answer(response, ctx)
+        return response
+
+    def _model_of(self, obj: Any, operation: str) -> ModelInfo:
+        if isinstance(obj, type):
+            raise ValidationError(
+                f"{operation} takes a model instance, got the class {obj.__qualname__}",
+                value_type=obj,
+            )
+        if not attrs.has(type(obj)):
+            raise ValidationError(
+                f"{operation} takes a model instance, got {type(obj).__qualname__}",
+                value_type=type(obj),
+            )
+        return model_info(type(obj))
+
+    def _dump_datetime(self, value: datetime) -> AttributeValue:
+        hook = dump_hook(self.converter, datetime)
+        av: AttributeValue = hook(value)
+        return av
+
+    def _load(self, info: ModelInfo, item: Mapping[str, AttributeValue] | None) -> Any:
+        return None if item is None else self.converter.load_item(info.cls, item)
+
+    def _load_or_raw(self, info: ModelInfo, item: Any) -> Any:
+        """The stored item returned with a failed condition, as the model when it loads."""
+        if item is None:
+            return None
+        try:
+            return self.converter.load_item(info.cls, item)
+        except DeserializationError:
+            return item
+
+    def _partial(self, info: ModelInfo, item: Mapping[str, AttributeValue]) -> dict[str, Any]:
+        """A projected item as ``{field name: value}``, each loaded by its declared type;
+        a nested attribute that was projected in part is loaded as plain values."""
+        out: dict[str, Any] = {}
+        for f in info.fields:
+            av = item.get(f.stored_name)
+            if av is None:
+                continue
+            try:
+                out[f.name] = self.converter.load_value(av, f.type)
+            except DeserializationError:
+                out[f.name] = self.converter.load_value(av, Any)
+        return out
+
+    @staticmethod
+    def _expression_params(
+        params: dict[str, Any], ctx: ExpressionContext, conditions: list[str]
+    ) -> None:
+        if conditions:
+            params["ConditionExpression"] = " AND ".join(
+                c if len(conditions) == 1 else f"({c})" for c in conditions
+            )
+            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        if ctx.names:
+            params["ExpressionAttributeNames"] = ctx.names
+        if ctx.values:
+            params["ExpressionAttributeValues"] = ctx.values

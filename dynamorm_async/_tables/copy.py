@@ -1,0 +1,395 @@
+"""The data copy: parallel scan -> transform -> batch write, resumable, with flat memory.
+
+Every segment of a parallel scan is one task that reads a page, transforms it, and hands it
+to a write task while it reads the next page (one page of read-ahead). A segment starts
+writing a page only when the previous page's writes are done, so its position (the key the
+next unwritten page starts from) is exact at every moment; those positions, for the
+segments not finished, are the checkpoint. Writes go through the batch writer's retrying
+``send_writes`` (unprocessed items, throttles, 5xx, lost connections), at most
+``concurrency`` requests at a time over all segments.
+
+Memory: at most two pages per segment are held (the one being written, the one just read),
+each at most ``page_size`` items and 1 MB of wire data: 2 x segments pages however big the
+table. Each item of a page exists in about three forms at once (the parsed answer, the
+transformed item, the request), so count about 3 x 2 x segments x page bytes.
+
+Stopping: at a deadline, on cancellation or on an error, no new page is read, the writes in
+flight finish, and the checkpoint points at the first page not written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._errors import MigrationError, ValidationError
+from .._model.models import ModelInfo
+from .._ops.base import SessionBase
+from .._ops.batch_writer import BATCH_WRITE_SIZE, BatchStats, Write, incomplete, key_id, send_writes
+from .._ops.keys import key_of_item
+from .._transport.translate import Context
+from .._wire.item_size import check_item_size
+from .migration_report import (
+    Failure,
+    MigrationReport,
+    Progress,
+    SegmentReport,
+    checkpoint_of,
+)
+
+__all__ = ["Copy", "answer_cancellation"]
+
+_PROGRESS_EVERY = 0.25  # seconds between on_progress calls
+
+
+class _Segment:
+    __slots__ = ("done", "scanned", "written")
+
+    def __init__(self) -> None:
+        self.scanned = 0
+        self.written = 0
+        self.done = False
+
+
+class Copy:
+    """One run of a copy over some segments of a ``total_segments`` split."""
+
+    def __init__(
+        self,
+        session: SessionBase,
+        *,
+        source_table: str,
+        target_table: str,
+        source_info: ModelInfo | None,
+        target_info: ModelInfo | None,
+        target_keys: tuple[str, ...],
+        source_keys: tuple[str, ...],
+        transform: Callable[[Any], Any] | None,
+        raw: bool,
+        on_error: str,
+        dry_run: bool,
+        concurrency: int,
+        max_attempts: int,
+        page_size: int,
+        deadline: float | None,
+        on_progress: Callable[[Progress], Any] | None,
+        total_segments: int,
+        starts: dict[int, dict[str, Any] | None],
+    ) -> None:
+        self.session = session
+        self.source_table = source_table
+        self.target_table = target_table
+        self.source_info = source_info
+        self.target_info = target_info
+        self.target_keys = target_keys
+        self.source_keys = source_keys  # the live source table's key, for failure reports
+        self.transform = transform
+        self.raw = raw
+        self.on_error = on_error
+        self.dry_run = dry_run
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.page_size = page_size
+        self.deadline = deadline
+        self.on_progress = on_progress
+        self.total_segments = total_segments
+        self.starts = dict(starts)  # segment -> key its next unwritten page starts from
+        self.in_place = source_table == target_table
+        self.segments = {s: _Segment() for s in starts}
+        self.skipped = 0
+        self.failures: list[Failure] = []
+        self.fatal: tuple[BaseException, dict[str, Any] | None] | None = None
+        self.stats = BatchStats()
+        self.started = 0.0
+
+    # -- the run ---------------------------------------------------------------------------
+
+    async def run(self) -> MigrationReport:
+        """Copy every segment in ``starts``; returns the report, or raises ``MigrationError``
+        (``on_error="raise"``). A cancellation ends the copy early and returns the report,
+        whose checkpoint resumes it."""
+        self.started = time.monotonic()
+        self.stop = asyncio.Event()
+        self.gate = asyncio.Semaphore(self.concurrency)
+        tasks = [asyncio.ensure_future(self._segment(s)) for s in sorted(self.starts)]
+        ticker = asyncio.ensure_future(self._tick()) if self.on_progress else None
+        stopped: str | None = None
+        try:
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            stopped = "cancelled"
+            self.stop.set()
+            for task in tasks:
+                task.cancel()
+            # Each segment finishes its writes in flight before it ends.
+            await asyncio.gather(*tasks, return_exceptions=True)
+            answer_cancellation()
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                await asyncio.gather(ticker, return_exceptions=True)
+        if self.on_progress is not None:
+            await _call(self.on_progress, self.progress())
+        if self.fatal is not None:
+            stopped = "error"
+        elif stopped is None and self.starts:
+            stopped = "deadline"
+        report = self.report(stopped)
+        if self.fatal is not None:
+            error, key = self.fatal
+            raise MigrationError(
+                f"copy {self.source_table!r} -> {self.target_table!r} stopped: {error} "
+                f"(written so far: {report.written}; resume from report.checkpoint once fixed)",
+                report=report,
+                key=key,
+            ) from error
+        return report
+
+    def _stopping(self) -> bool:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.stop.set()
+        return self.stop.is_set()
+
+    def _fail(self, error: BaseException, key: dict[str, Any] | None) -> None:
+        if self.fatal is None:
+            self.fatal = (error, key)
+        self.stop.set()
+
+    async def _segment(self, segment: int) -> None:
+        counts = self.segments[segment]
+        key = self.starts[segment]
+        params: dict[str, Any] = {
+            "TableName": self.source_table,
+            "Segment": segment,
+            "TotalSegments": self.total_segments,
+            "Limit": self.page_size,
+        }
+        ctx = Context("Scan", self.source_table, None)
+        pending: tuple[asyncio.Task[None], dict[str, Any] | None] | None = None
+        try:
+            while not self._stopping():
+                request = dict(params)
+                if key is not None:
+                    request["ExclusiveStartKey"] = key
+                response = await self.session._send("Scan", request, ctx)
+                items = response.get("Items", [])
+                last = response.get("LastEvaluatedKey")
+                counts.scanned += len(items)
+                writes = await self._convert(items)
+                if writes is None:  # a transform failed and the copy stops: not written
+                    break
+                if pending is not None and not await self._settle(segment, *pending):
+                    pending = None
+                    break
+                pending = (asyncio.ensure_future(self._write(writes, counts)), last)
+                if last is None:
+                    break
+                key = last
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a scan failed for good, or a bug: stop, writes accounted
+            self._fail(exc, None)
+        finally:
+            if pending is not None:
+                await self._settle(segment, *pending)
+
+    async def _settle(
+        self, segment: int, task: asyncio.Task[None], next_key: dict[str, Any] | None
+    ) -> bool:
+        """Wait for a page's writes (they finish even when this is cancelled) and move the
+        segment's position past the page when they all succeeded."""
+        cancelled = False
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+            # A segment can be cancelled more than once (by gather passing the caller's
+            # cancellation down, and by run()); every one of them must still wait here, or
+            # the report would miss writes that are still being sent.
+            while not task.done():
+                try:
+                    await asyncio.wait({task})
+                except asyncio.CancelledError:
+                    continue
+        except Exception:
+            pass
+        ok = not task.cancelled() and task.exception() is None
+        if ok and next_key is None:
+            del self.starts[segment]
+            self.segments[segment].done = True
+        elif ok:
+            self.starts[segment] = next_key
+        if cancelled:
+            raise asyncio.CancelledError
+        return ok
+
+    async def _write(self, writes: list[Write], counts: _Segment) -> None:
+        if self.dry_run:
+            counts.written += len(writes)
+            return
+        unique = list({w.id: w for w in writes}.values())  # the later write of a key wins
+        chunks = [unique[i : i + BATCH_WRITE_SIZE] for i in range(0, len(unique), BATCH_WRITE_SIZE)]
+
+        async def send(chunk: list[Write]) -> None:
+            async with self.gate:
+                left, error, _ = await send_writes(
+                    self.session, chunk, self.max_attempts, self.stats
+                )
+            counts.written += len(chunk) - len(left)
+            if not left:
+                return
+            failure = incomplete(
+                "BatchWriteItem", [w.original for w in left], len(chunk) - len(left), error, "items"
+            )
+            if self.on_error == "skip":  # recorded like a failed transform, and the copy goes on
+                self.failures += [Failure(self._target_key(w), failure) for w in left]
+                return
+            self._fail(failure, self._target_key(left[0]))
+            raise failure
+
+        results = await asyncio.gather(*(send(c) for c in chunks), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                self._fail(result, None)
+                raise result
+
+    def _target_key(self, write: Write) -> dict[str, Any]:
+        item = write.request["PutRequest"]["Item"]
+        return {n: item[n] for n in self.target_keys if n in item}
+
+    # -- transforming --------------------------------------------------------------------
+
+    async def _convert(self, items: list[dict[str, Any]]) -> list[Write] | None:
+        """The writes for a page of source items; None when a failure stops the copy."""
+        writes: list[Write] = []
+        for item in items:
+            try:
+                writes += await self._convert_one(item)
+            except Exception as exc:
+                key = {n: item[n] for n in self.source_keys if n in item}
+                if self.on_error == "skip":
+                    self.failures.append(Failure(key, exc))
+                    continue
+                self._fail(exc, key)
+                return None
+        return writes
+
+    async def _convert_one(self, item: dict[str, Any]) -> list[Write]:
+        if self.transform is None:
+            outputs: list[Any] = [item]
+        else:
+            argument = (
+                item if self.raw else self.session.converter.load_item(self._source_cls(), item)
+            )
+            result = self.transform(argument)
+            if inspect.isawaitable(result):
+                result = await result
+            if result is None:
+                self.skipped += 1
+                return []
+            outputs = list(result) if isinstance(result, (list, tuple)) else [result]
+        writes = [self._write_for(out) for out in outputs]
+        if self.in_place:
+            source_id = key_id(item, self.target_keys)
+            for w in writes:
+                if w.id[1] != source_id:
+                    raise ValidationError(
+                        f"an in-place rewrite of {self.source_table!r} must keep each item's "
+                        f"key; the transform turned {source_id!r} into {w.id[1]!r} (the new "
+                        "item would be scanned again): copy into another table instead"
+                    )
+        return writes
+
+    def _source_cls(self) -> type:
+        assert self.source_info is not None  # raw=False needs a source model
+        return self.source_info.cls
+
+    def _write_for(self, out: Any) -> Write:
+        """The checked PutRequest for one transform output."""
+        if self.raw or self.transform is None:
+            if not isinstance(out, Mapping):
+                raise ValidationError(
+                    f"a raw transform returns attribute dicts (or None, or a list of them), "
+                    f"got {type(out).__qualname__}"
+                )
+            item = dict(out)
+            for name in self.target_keys:
+                av = item.get(name)
+                if not isinstance(av, Mapping) or not av or next(iter(av.values())) in ("", b""):
+                    raise ValidationError(
+                        f"an item for {self.target_table!r} lacks its key attribute {name!r}: "
+                        f"got {item!r:.120}"
+                    )
+            key = {n: item[n] for n in self.target_keys}
+        else:
+            target = self.target_info
+            assert target is not None
+            if not isinstance(out, target.cls):
+                raise ValidationError(
+                    f"the transform returns {target.cls.__qualname__} (or None, or a list), "
+                    f"got {type(out).__qualname__}"
+                )
+            item = self.session.converter.dump_item(out)  # refuses a missing or empty key
+            key = key_of_item(target, item)
+        check_item_size(item, lambda: f"an item for {self.target_table!r} with key {key!r:.120}")
+        return Write(self.target_table, self.target_keys, key, {"PutRequest": {"Item": item}}, out)
+
+    # -- reporting -----------------------------------------------------------------------
+
+    def progress(self) -> Progress:
+        """Counts so far."""
+        return Progress(
+            scanned=sum(s.scanned for s in self.segments.values()),
+            written=sum(s.written for s in self.segments.values()),
+            skipped=self.skipped,
+            failed=len(self.failures),
+            retried=self.stats.retries,
+            segments_done=sum(s.done for s in self.segments.values()),
+            segments=len(self.segments),
+            elapsed=time.monotonic() - self.started,
+        )
+
+    async def _tick(self) -> None:
+        assert self.on_progress is not None
+        while True:
+            await asyncio.sleep(_PROGRESS_EVERY)
+            await _call(self.on_progress, self.progress())
+
+    def report(self, stopped: str | None) -> MigrationReport:
+        """The report of the run so far."""
+        p = self.progress()
+        return MigrationReport(
+            source=self.source_table,
+            target=self.target_table,
+            scanned=p.scanned,
+            written=p.written,
+            skipped=p.skipped,
+            failed=p.failed,
+            retried=p.retried,
+            failures=tuple(self.failures),
+            segments=tuple(
+                SegmentReport(s, c.scanned, c.written, c.done)
+                for s, c in sorted(self.segments.items())
+            ),
+            duration=p.elapsed,
+            checkpoint=checkpoint_of(self.source_table, self.total_segments, self.starts),
+            stopped=stopped,
+            dry_run=self.dry_run,
+        )
+
+
+def answer_cancellation() -> None:
+    """Take back the cancellation of the current task: it is answered with a report."""
+    current = asyncio.current_task()
+    if current is not None and sys.version_info >= (3, 11):
+        current.uncancel()
+
+
+async def _call(callback: Callable[[Progress], Any], progress: Progress) -> None:
+    result = callback(progress)
+    if inspect.isawaitable(result):
+        await result

@@ -1,0 +1,260 @@
+"""The session's aiobotocore client: opened lazily, once per event loop, closed for sure.
+
+aiobotocore (and aiohttp under it) binds a client to the event loop it was first used on. A
+Lambda handler that calls ``asyncio.run`` on every invocation, or a test runner with a loop
+per test, therefore needs one client per loop. ``Clients`` keeps one entry per running loop:
+
+- the first request on a loop opens that loop's client under a lock, so 100 coroutines that
+  start at once share one client;
+- each entry registers a tiny async generator with its loop. ``asyncio.run`` (and
+  ``asyncio.Runner``, and pytest-asyncio) finalise a loop's async generators before closing
+  it, so the entry's client is closed properly on its own loop when that loop ends, with no
+  "Unclosed client session" warnings and no work for the caller;
+- ``close()`` closes every entry it can reach and refuses further requests.
+
+aiobotocore is imported here only inside functions, so importing the package stays cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
+
+from .._errors import SessionClosed, SessionError
+
+__all__ = ["ClientOptions", "Clients", "default_config"]
+
+# Defaults for Lambda and services: fail fast on a dead connection, retry throttling and
+# transient errors with the SDKs' standard backoff, and enough pooled connections for a
+# service that runs many requests at once (aiobotocore's default of 10 queues the rest).
+# botocore's parameter validation walks every attribute of every request again; the requests
+# this library builds are valid by construction (the converter checks every value, the
+# session checks names, limits and keys), so it is off unless a caller's config turns it on.
+DEFAULT_CONNECT_TIMEOUT = 2.0
+DEFAULT_READ_TIMEOUT = 10.0
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_POOL_SIZE = 64
+
+
+def default_config() -> Any:
+    """The ``AioConfig`` a session starts from; a caller's ``config=`` is merged over it."""
+    from aiobotocore.config import AioConfig
+
+    return AioConfig(
+        connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+        read_timeout=DEFAULT_READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": DEFAULT_MAX_ATTEMPTS},
+        max_pool_connections=DEFAULT_POOL_SIZE,
+        tcp_keepalive=True,
+        parameter_validation=False,
+    )
+
+
+class ClientOptions:
+    """Everything needed to open a client; credentials are kept out of ``repr``."""
+
+    __slots__ = (
+        "aioboto3_session",
+        "botocore_session",
+        "config",
+        "credentials",
+        "endpoint_url",
+        "profile",
+        "region",
+    )
+
+    def __init__(
+        self,
+        *,
+        region: str | None,
+        endpoint_url: str | None,
+        config: Any,
+        credentials: dict[str, str],
+        profile: str | None,
+        botocore_session: Any,
+        aioboto3_session: Any,
+    ) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.config = config
+        self.credentials = credentials
+        self.profile = profile
+        self.botocore_session = botocore_session
+        self.aioboto3_session = aioboto3_session
+
+    def __repr__(self) -> str:
+        return f"ClientOptions(region={self.region!r}, endpoint_url={self.endpoint_url!r})"
+
+
+class _Entry:
+    """The client of one event loop."""
+
+    __slots__ = ("client", "guard", "lock", "loop", "stack")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.lock = asyncio.Lock()
+        self.client: Any = None
+        self.stack: contextlib.AsyncExitStack | None = None
+        self.guard: Any = None
+
+    async def close(self) -> None:
+        guard, self.guard = self.guard, None
+        if guard is not None:
+            await guard.aclose()  # runs _guard's finally: closes the client
+
+
+class Clients:
+    """One aiobotocore client per running event loop, for one session."""
+
+    def __init__(self, options: ClientOptions) -> None:
+        self.options = options
+        self.state = "unopened"  # -> "open" on the first client -> "closed" on close()
+        self._entries: dict[asyncio.AbstractEventLoop, _Entry] = {}
+        self._aio_session: Any = None
+        self._closing: asyncio.Future[None] | None = None
+
+    def check_open(self) -> None:
+        """Raise ``SessionClosed`` when the session was closed."""
+        if self.state == "closed":
+            raise SessionClosed(
+                "this Session is closed; create a new Session to send more requests"
+            )
+
+    async def get(self) -> Any:
+        """The client for the running loop, opened on first use."""
+        self.check_open()
+        loop = asyncio.get_running_loop()
+        entry = self._entries.get(loop)
+        if entry is not None and entry.client is not None:
+            return entry.client
+        return await self._open(loop)
+
+    async def _open(self, loop: asyncio.AbstractEventLoop) -> Any:
+        entry = self._entries.get(loop)
+        if entry is None:
+            # Entries of loops that ended without finalising their generators (a loop closed
+            # by hand) are dropped here; their connections close with their sockets.
+            for old in [lp for lp in self._entries if lp.is_closed()]:
+                del self._entries[old]
+            entry = self._entries[loop] = _Entry(loop)
+        async with entry.lock:
+            self.check_open()
+            if entry.client is None:
+                stack = contextlib.AsyncExitStack()
+                entry.client = await stack.enter_async_context(self._client_context())
+                entry.stack = stack
+                entry.guard = _guard(self, entry)
+                await entry.guard.asend(None)
+                if self.state == "closed":  # close() ran while the client was being opened
+                    await entry.close()
+                    self.check_open()
+                self.state = "open"
+        return entry.client
+
+    def _client_context(self) -> Any:
+        o = self.options
+        config = default_config()
+        if o.config is not None:
+            config = config.merge(o.config)
+        kwargs: dict[str, Any] = {"endpoint_url": o.endpoint_url, "config": config}
+        if o.region is not None:
+            kwargs["region_name"] = o.region
+        if o.aioboto3_session is not None:
+            return _translated(o.aioboto3_session.client("dynamodb", **kwargs))
+        if self._aio_session is None:
+            self._aio_session = o.botocore_session or _new_aio_session(o.profile)
+        kwargs.update(o.credentials)
+        own = o.botocore_session is None
+        return _translated(self._aio_session.create_client("dynamodb", **kwargs), own=own)
+
+    def forget(self, entry: _Entry) -> None:
+        if self._entries.get(entry.loop) is entry:
+            del self._entries[entry.loop]
+
+    async def close(self) -> None:
+        """Close every client; idempotent, and finishes even when the caller is cancelled."""
+        self.state = "closed"
+        if self._closing is None or self._closing.get_loop() is not asyncio.get_running_loop():
+            if not self._entries:
+                return
+            self._closing = asyncio.ensure_future(self._close_all())
+        await asyncio.shield(self._closing)
+
+    async def _close_all(self) -> None:
+        current = asyncio.get_running_loop()
+        entries = list(self._entries.values())
+        self._entries.clear()
+        waits: list[Awaitable[None]] = []
+        for entry in entries:
+            if entry.loop is current:
+                waits.append(entry.close())
+            elif entry.loop.is_running() and not entry.loop.is_closed():
+                # A loop in another thread: close its client there.
+                future = asyncio.run_coroutine_threadsafe(entry.close(), entry.loop)
+                waits.append(asyncio.wrap_future(future))
+            # A loop that is closed, or stopped and idle, cannot run the close; its client
+            # was finalised with the loop (asyncio.run) or goes with its sockets.
+        results = await asyncio.gather(*waits, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+
+
+async def _guard(clients: Clients, entry: _Entry) -> AsyncIterator[None]:
+    """Lives as long as the entry; finalised by the loop's shutdown or by ``_Entry.close``."""
+    try:
+        yield
+    finally:
+        clients.forget(entry)
+        stack, entry.stack, entry.client = entry.stack, None, None
+        if stack is not None:
+            await stack.aclose()
+
+
+def _new_aio_session(profile: str | None) -> Any:
+    from aiobotocore.session import AioSession
+
+    from .response_parser import install
+
+    session = AioSession(profile=profile) if profile else AioSession()
+    # Only botocore sessions created here get the item parser: a caller's own session keeps
+    # the parser it was configured with.
+    install(session)
+    return session
+
+
+class _translated:
+    """Enter a client context, turning configuration errors into ``SessionError``.
+
+    A class, not an ``asynccontextmanager``: a loop's shutdown finalises every async
+    generator at once, and a generator-based context would be closed by the loop while
+    ``_guard`` is still exiting it.
+    """
+
+    def __init__(self, context: Any, *, own: bool = False) -> None:
+        self.context = context
+        self.own = own  # a client of a botocore session the Session created itself
+
+    async def __aenter__(self) -> Any:
+        from botocore.exceptions import NoRegionError, PartialCredentialsError, ProfileNotFound
+
+        try:
+            client = await self.context.__aenter__()
+        except NoRegionError as exc:
+            raise SessionError(
+                "no AWS region: pass Session(region=...), set AWS_DEFAULT_REGION or give the "
+                "profile a region"
+            ) from exc
+        except (PartialCredentialsError, ProfileNotFound) as exc:
+            raise SessionError(f"cannot open a DynamoDB client: {exc}") from exc
+        if self.own:
+            from .request_serializer import install
+
+            install(client)
+        return client
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.context.__aexit__(*exc_info)

@@ -1,0 +1,138 @@
+"""botocore's exceptions -> the ``DynamORMError`` tree, by DynamoDB's error code.
+
+One table maps codes to classes (as aiodynamo does); the botocore exception is always chained
+by the caller (``raise translate(exc, ...) from exc``). Messages name the operation, the
+table and the key; DynamoDB's own message is kept, credentials never appear.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._errors import (
+    CancellationReason,
+    ConditionFailed,
+    DynamORMError,
+    RequestFailed,
+    SessionError,
+    TableAlreadyExists,
+    TableNotFound,
+    Throttled,
+    TransactionCanceled,
+    ValidationError,
+)
+
+__all__ = ["CHECKSUM_MISMATCH", "TRANSPORT_ERRORS", "Context", "damaged_answer", "translate"]
+
+_BY_CODE: dict[str, type[RequestFailed]] = {
+    "ConditionalCheckFailedException": ConditionFailed,
+    "ResourceNotFoundException": TableNotFound,
+    "ResourceNotFound": TableNotFound,  # moto's DescribeTimeToLive says it this way
+    "ProvisionedThroughputExceededException": Throttled,
+    "ThrottlingException": Throttled,
+    "RequestLimitExceeded": Throttled,
+    "TransactionCanceledException": TransactionCanceled,
+}
+# botocore exceptions raised when no answer came: worth retrying.
+TRANSPORT_ERRORS = (
+    "EndpointConnectionError",
+    "ConnectionClosedError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "HTTPClientError",
+    "ProxyConnectionError",
+    "SSLError",
+)
+_SETUP = ("NoCredentialsError", "PartialCredentialsError", "NoRegionError", "ProfileNotFound")
+
+
+class Context:
+    """What a request was about, for error messages and error attributes."""
+
+    __slots__ = ("key", "operation", "table")
+
+    def __init__(self, operation: str, table: str | None, key: dict[str, Any] | None) -> None:
+        self.operation = operation
+        self.table = table
+        self.key = key
+
+    def describe(self) -> str:
+        where = f" on table {self.table!r}" if self.table else ""
+        key = f" for key {self.key!r}" if self.key else ""
+        return f"{self.operation}{where}{key}"
+
+
+def _mro_names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+# Set in ResponseMetadata by the item response parser when an answer's body does not match its
+# x-amz-crc32 header (botocore retries those, and returns the last one when retries run out).
+CHECKSUM_MISMATCH = "DynamORMChecksumMismatch"
+
+
+def damaged_answer(response: dict[str, Any], ctx: Context) -> RequestFailed:
+    """The error for an answer that still failed its checksum after botocore's retries."""
+    attempts = int(response["ResponseMetadata"].get("RetryAttempts", 0)) + 1
+    return RequestFailed(
+        f"{ctx.describe()} failed: the answer did not match its x-amz-crc32 checksum on "
+        f"{'any of the ' + str(attempts) + ' attempts' if attempts > 1 else 'the only attempt'}"
+        ", so it was damaged on the way and is not used (a write may still have been applied)",
+        code="ChecksumError",
+        operation=ctx.operation,
+        table=ctx.table,
+        key=ctx.key,
+    )
+
+
+def translate(exc: BaseException, ctx: Context) -> DynamORMError | None:
+    """The ``DynamORMError`` for a botocore exception; None for anything else (re-raise it)."""
+    response = getattr(exc, "response", None)
+    names = _mro_names(exc)
+    if isinstance(response, dict) and "ClientError" in names:
+        return _from_response(response, ctx)
+    if names & set(_SETUP):
+        return SessionError(f"{ctx.describe()} could not be sent: {exc}")
+    if names & set(TRANSPORT_ERRORS):
+        code = next(n for n in (type(exc).__name__, *TRANSPORT_ERRORS) if n in names)
+        return RequestFailed(
+            f"{ctx.describe()} failed: no answer from DynamoDB ({code}: {exc})",
+            code=code,
+            operation=ctx.operation,
+            table=ctx.table,
+            key=ctx.key,
+        )
+    if "ParamValidationError" in names:
+        return ValidationError(
+            f"{ctx.describe()} was refused before sending: {exc}",
+            operation=ctx.operation,
+            table=ctx.table,
+        )
+    return None
+
+
+def _from_response(response: dict[str, Any], ctx: Context) -> DynamORMError:
+    error = response.get("Error") or {}
+    code = str(error.get("Code") or "Unknown")
+    message = str(error.get("Message") or "").strip()
+    text = f"{ctx.describe()} failed: {code}" + (f": {message}" if message else "")
+    context: dict[str, Any] = {
+        "code": code,
+        "operation": ctx.operation,
+        "table": ctx.table,
+        "key": ctx.key,
+    }
+    if code == "ValidationException":
+        return ValidationError(text, operation=ctx.operation, table=ctx.table, code=code)
+    if code == "ResourceInUseException" and ctx.operation == "CreateTable":
+        return TableAlreadyExists(text, **context)
+    cls = _BY_CODE.get(code, RequestFailed)
+    if cls is ConditionFailed:
+        return ConditionFailed(text, item=response.get("Item"), **context)
+    if cls is TransactionCanceled:
+        reasons = [
+            CancellationReason(str(r.get("Code") or "None"), r.get("Message"), r.get("Item"))
+            for r in response.get("CancellationReasons") or []
+        ]
+        return TransactionCanceled(text, reasons=reasons, **context)
+    return cls(text, **context)
