@@ -34,6 +34,7 @@ from dynamorm_async import (
     Progress,
     Provisioned,
     RequestFailed,
+    SchemaMismatch,
     Session,
     ValidationError,
     field,
@@ -599,12 +600,16 @@ async def test_auto_migrate_into_an_existing_empty_backup_and_without_a_target(
     }
 
 
-async def test_auto_migrate_dry_run_writes_no_backup_and_no_target_item(
+async def test_auto_migrate_dry_run_creates_and_writes_nothing(
     dynamodb_session: Session,
 ) -> None:
-    """auto_migrate(dry_run=True) with a backup table writes no item anywhere: the backup
-    and the target report what they would write, and both tables stay empty."""
+    """auto_migrate(dry_run=True) with a backup table creates no table and writes no item:
+    the backup and the target report what they would write. Tables that exist are checked
+    as a real run would, and a missing source is an empty report, not a new table."""
     db = dynamodb_session
+    report = await db.tables.auto_migrate(Member, target=MemberV2, transform=tag, dry_run=True)
+    assert report.dry_run and report.scanned == report.written == 0
+    assert await table_names(db) == set()
     await db.tables.create(Member)
     await db.batch_write(put=members(60))
     backup = db.table_prefix + "members_backup"
@@ -613,7 +618,19 @@ async def test_auto_migrate_dry_run_writes_no_backup_and_no_target_item(
     )
     assert report.dry_run and report.written == 60
     assert report.backup is not None and report.backup.dry_run and report.backup.written == 60
-    assert await stored(db, backup) == {}
+    assert await table_names(db) == {db.table_name(Member)}
+    in_place = await db.tables.auto_migrate(Member, transform=lambda m: m, dry_run=True)
+    assert in_place.dry_run and in_place.written == 60
+    # an existing target that does not fit its model is refused, as a real run would
+    client = await db.client()
+    await client.create_table(
+        TableName=db.table_name(MemberV2),
+        KeySchema=[{"AttributeName": "org", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "org", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    with pytest.raises(SchemaMismatch, match="members_v2"):
+        await db.tables.auto_migrate(Member, target=MemberV2, transform=tag, dry_run=True)
     assert await stored(db, db.table_name(MemberV2)) == {}
 
 

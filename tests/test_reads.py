@@ -286,11 +286,66 @@ async def test_tampered_and_foreign_cursors_are_refused(db: Session) -> None:
         db.scan(Thing),
         db.query(Order, "a"),
     ):
-        with pytest.raises(ValidationError, match="another table, index, partition"):
+        with pytest.raises(ValidationError, match="it belongs to another read"):
             await other.page(size=3, cursor=page.cursor)
-    # The same query with other options (filter, reverse, projection) continues fine.
-    more = await db.query(Thing, "a", attributes=["data"]).page(size=3, cursor=page.cursor)
-    assert [m["size"] for m in more.items] == [3, 4, 5]
+    more = await db.query(Thing, "a").page(size=3, cursor=page.cursor)
+    assert [m.size for m in more.items] == [3, 4, 5]
+
+
+async def test_a_cursor_continues_only_a_read_that_gives_the_same_results(db: Session) -> None:
+    """Direction, range condition, filter, projection and limit all shape the results: a
+    cursor of one read would silently skip or repeat items in another, so it is refused.
+    Page size and consistency do not, so they may change between pages."""
+    await seed(db, things("a", 10))
+    page = await db.query(Thing, "a", range=attr("size") >= 2).page(size=3)
+    assert page.cursor is not None and [t.size for t in page.items] == [2, 3, 4]
+    for other in (
+        db.query(Thing, "a", range=attr("size") >= 2, reverse=True),
+        db.query(Thing, "a", range=attr("size") >= 1),
+        db.query(Thing, "a"),
+        db.query(Thing, "a", range=attr("size") >= 2, filter=attr("flag") == False),
+        db.query(Thing, "a", range=attr("size") >= 2, attributes=["data"]),
+        db.query(Thing, "a", range=attr("size") >= 2, limit=5),
+    ):
+        with pytest.raises(ValidationError, match="it belongs to another read"):
+            await other.page(size=3, cursor=page.cursor)
+    same = db.query(Thing, "a", range=attr("size") >= 2, consistent=True, page_size=2)
+    more = await same.page(size=3, cursor=page.cursor)
+    assert [t.size for t in more.items] == [5, 6, 7]
+    scan_page = await db.scan(Thing).page(size=3)
+    assert scan_page.cursor is not None
+    with pytest.raises(ValidationError, match="it belongs to another read"):
+        await db.scan(Thing, filter=attr("size") > 0).page(size=3, cursor=scan_page.cursor)
+
+
+async def test_count_and_page_honour_the_limit(db: Session) -> None:
+    await seed(db, things("a", 10))
+    assert await db.query(Thing, "a", limit=4).count() == 4
+    assert await db.query(Thing, "a", limit=40).count() == 10
+    assert await db.query(Thing, "a", limit=2, page_size=3).count() == 2
+    assert await db.scan(Thing, limit=3).count() == 3
+    filtered = db.query(Thing, "a", filter=attr("data") >= "d0005", limit=3, page_size=2)
+    assert await filtered.count() == 3
+    assert [t.size async for t in filtered] == [5, 6, 7]
+    read = db.query(Thing, "a", limit=5)
+    sizes, cursor = [], None
+    while True:
+        page = await read.page(size=2, cursor=cursor)
+        sizes.append([t.size for t in page.items])
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert sizes == [[0, 1], [2, 3], [4]]
+    exact = await db.query(Thing, "a", limit=2).page(size=2)
+    assert len(exact.items) == 2 and exact.cursor is None
+
+
+async def test_contains_takes_another_attribute(db: Session) -> None:
+    """contains(path, other attribute), as DynamoDB allows and == or between already do."""
+    await db.put(Thing("a", 1, data="x", labels={"x", "y"}))
+    await db.put(Thing("a", 2, data="z", labels={"x"}))
+    found = db.query(Thing, "a", filter=attr("labels").contains(attr("data")))
+    assert [t.size async for t in found] == [1]
 
 
 async def test_a_cursor_key_makes_cursors_unforgeable(db: Session, dynamodb_endpoint: str) -> None:

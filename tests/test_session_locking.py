@@ -8,7 +8,14 @@ import attrs
 import pytest
 from models import Order, Thing, item_count
 
-from dynamorm_async import ModelError, Session, ValidationError, VersionConflict, model
+from dynamorm_async import (
+    ConditionFailed,
+    ModelError,
+    Session,
+    ValidationError,
+    VersionConflict,
+    model,
+)
 
 
 async def test_a_new_object_creates_the_item_with_version_one(db: Session) -> None:
@@ -90,9 +97,10 @@ async def test_update_by_key_counts_the_version_without_checking_it(db: Session)
     assert new.version == 2
 
 
-async def test_update_of_a_never_stored_object_is_refused(db: Session) -> None:
-    """update(obj) with version 0 cannot match a stored item: ValidationError, no request."""
-    with pytest.raises(ValidationError, match="never stored"):
+async def test_update_of_a_never_stored_object_names_the_missing_item(db: Session) -> None:
+    """update(obj) with version 0 may adopt an unversioned item; where there is none, the
+    update fails saying so, and writes nothing."""
+    with pytest.raises(ConditionFailed, match="no item with this key exists"):
         await db.update(Order("c1", "o1"), set={"status": "x"})
     assert await item_count(db, Order) == 0
 

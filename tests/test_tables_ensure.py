@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 import pytest
-from test_tables import Post, User
+from test_tables import Post, User, Visit, lacks
 
 from dynamorm_async import (
     GlobalIndex,
@@ -399,3 +399,28 @@ async def test_ensure_checks_its_options_even_when_the_table_exists(
         await dynamodb_session.tables.ensure(User, stream="ALL_OF_IT")
     with pytest.raises(TypeError, match="colour"):
         await dynamodb_session.tables.ensure(User, colour="red")
+
+
+async def test_ensure_reports_a_table_whose_items_would_never_expire(
+    dynamodb_session: Session, dynamodb_engine: str
+) -> None:
+    """A model with a TTL attribute, on an existing table without TTL: ensure does not
+    alter the table, and says that its items would never expire; enable_ttl() is the remedy."""
+    lacks(dynamodb_engine, "UpdateTimeToLive")
+    db = dynamodb_session
+    client = await db.client()
+    await client.create_table(
+        TableName=db.table_name(Visit),
+        KeySchema=[{"AttributeName": "token", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "token", "AttributeType": "B"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    with pytest.raises(SchemaMismatch) as caught:
+        await db.tables.ensure(Visit)
+    assert caught.value.differences == [
+        "time to live: model expires items by 'expires_at', table has TTL disabled (enable it "
+        "in your infrastructure code, or with db.tables.enable_ttl(Visit))"
+    ]
+    await db.tables.enable_ttl(Visit)
+    desc = await db.tables.ensure(Visit)
+    assert desc.ttl_attribute == "expires_at"

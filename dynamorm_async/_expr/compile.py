@@ -345,6 +345,8 @@ def _begins_with(ctx: ExpressionContext, node: BeginsWith) -> str:
 
 def _contains(ctx: ExpressionContext, node: Contains) -> str:
     text, resolved = ctx.operand(node.path)
+    if isinstance(node.value, Path):  # DynamoDB takes another attribute as the operand
+        return f"contains({text}, {ctx.operand(node.value)[0]})"
     value = ctx.value(node.value, ctx.dumper(_element_type(resolved.type)), resolved)
     return f"contains({text}, {value})"
 

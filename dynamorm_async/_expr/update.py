@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 from .._errors import ValidationError
 from .._model.models import ModelInfo
 from .._model.types import is_set_type, optional_inner
-from .._wire.codecs import AttributeValue
+from .._wire.codecs import NULL, AttributeValue
 from .compile import ExpressionContext, Resolved
 from .conditions import Path, SetValue
 
@@ -105,6 +105,7 @@ class UpdateBuilder:
         self._adds: list[str] = []
         self._deletes: list[str] = []
         self._touched: list[Resolved] = []
+        self._given: set[str] = set()  # top-level stored names written with a value
         info = ctx.info
         self._protected = {
             k.stored_name: "is a key attribute and cannot be updated" for k in _keys(info)
@@ -122,6 +123,11 @@ class UpdateBuilder:
         """True when an action targets the top-level field ``field_name`` (Python name)."""
         stored = self.ctx.info.field(field_name).stored_name
         return any(r.parts[0] == stored for r in self._touched)
+
+    def gives(self, field_name: str) -> bool:
+        """True when an action writes a value to the top-level field ``field_name`` (so an
+        item the update creates has it)."""
+        return self.ctx.info.field(field_name).stored_name in self._given
 
     def expression(self) -> str:
         """The ``UpdateExpression`` text."""
@@ -142,6 +148,9 @@ class UpdateBuilder:
         """SET path = value (a value, another ``attr()``, or ``attr(...) +/- n``)."""
         where = self._target(path, "set")
         text = self.ctx.path_text(where)
+        stored_as = self._top_level_form(where, value)
+        if stored_as != "absent":
+            self._give(where)
         if isinstance(value, Path):
             self._sets.append(f"{text} = {self.ctx.operand(value)[0]}")
             return
@@ -150,14 +159,17 @@ class UpdateBuilder:
             amount = self.ctx.value(value.value, self.ctx.value_dumper(resolved), resolved)
             self._sets.append(f"{text} = {source} {value.op} {amount}")
             return
-        if self._left_out(where, value):
+        if stored_as == "absent":
             self._removes.append(text)  # stored as absent, exactly as put() would
-            return
-        self._sets.append(f"{text} = {self._value(where, value)}")
+        elif stored_as == "null":
+            self._sets.append(f"{text} = {self.ctx.add_value(NULL)}")  # as put() stores it
+        else:
+            self._sets.append(f"{text} = {self._value(where, value)}")
 
     def set_if_not_exists(self, path: Path | str, value: Any) -> None:
         """SET path = if_not_exists(path, value): write only when the attribute is absent."""
         where = self._target(path, "set_if_not_exists")
+        self._give(where)
         text = self.ctx.path_text(where)
         self._sets.append(f"{text} = if_not_exists({text}, {self._value(where, value)})")
 
@@ -176,6 +188,7 @@ class UpdateBuilder:
             raise self.ctx.invalid(
                 where, "add works on numbers and sets only; use set= for other types", None
             )
+        self._give(where)  # ADD creates an absent number or set
         self._adds.append(f"{self.ctx.path_text(where)} {self._value(where, value)}")
 
     def delete(self, path: Path | str, value: Any) -> None:
@@ -210,6 +223,7 @@ class UpdateBuilder:
                 f"append and prepend take a list of elements, got {type(values).__qualname__}",
                 type(values),
             )
+        self._give(where)  # list_append over if_not_exists creates an absent list
         items = list(values)
         tp = where.type
         dumped = self.ctx.value(items, self.ctx.dumper(tp if tp is not None else list), where)
@@ -257,19 +271,26 @@ class UpdateBuilder:
         self._touched.append(where)
         return where
 
+    def _give(self, where: Resolved) -> None:
+        if len(where.parts) == 1:
+            self._given.add(str(where.parts[0]))
+
     def _value(self, where: Resolved, value: Any) -> str:
         return self.ctx.value(value, self.ctx.value_dumper(where), where)
 
-    def _left_out(self, where: Resolved, value: Any) -> bool:
-        """True when ``value`` is stored by leaving the attribute out (None or an empty set
-        at the top level), as ``to_item`` does."""
+    def _top_level_form(self, where: Resolved, value: Any) -> str | None:
+        """How ``to_item`` stores ``value`` in a top-level field when that is not by its
+        codec: ``"absent"`` (None in an optional field whose absence loads as None, an empty
+        set), ``"null"`` (None where absence would load as another default); else None."""
         f = where.field
         if len(where.parts) != 1 or f is None:
-            return False
+            return None
         if value is None and optional_inner(f.type) is not None:
             keeps_null = f.store_none or (f.has_default and f.default is not None)
-            return not keeps_null
-        return is_set_type(where.type) and isinstance(value, (set, frozenset)) and not value
+            return "null" if keeps_null else "absent"
+        if is_set_type(where.type) and isinstance(value, (set, frozenset)) and not value:
+            return "absent"
+        return None
 
     def _nonempty_set(self, where: Resolved, value: Any, action: str) -> None:
         if not isinstance(value, (set, frozenset)) or not value:

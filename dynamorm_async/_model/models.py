@@ -9,7 +9,6 @@ mistake surfaces as a ``ModelError`` at import time rather than as a failed requ
 from __future__ import annotations
 
 import re
-import typing
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar, Union
@@ -253,9 +252,10 @@ def model(
     """Declare an attrs class as a DynamoDB model.
 
     Names are Python field names (stored names follow ``field(stored_as=...)``). ``ttl`` is a
-    datetime or int field stored as epoch seconds; ``version`` an int field used for optimistic
-    locking; ``created_at``/``updated_at`` datetime fields the session sets on write. A class
-    that is not an attrs class yet is made one with ``attrs.define``::
+    datetime or int field stored as epoch seconds (N, also where it is an index key);
+    ``version`` an int field used for optimistic locking; ``created_at``/``updated_at``
+    datetime fields the session sets on write. A class that is not an attrs class yet (a plain
+    subclass of one included) is made one with ``attrs.define``::
 
         @model(table="orders", hash_key="customer_id", range_key="order_id",
                indexes=[GlobalIndex("by_status", hash_key="status")])
@@ -271,15 +271,17 @@ def model(
     def decorate(cls: type[T]) -> type[T]:
         if not isinstance(cls, type):
             raise ModelError(f"@model decorates a class, got {cls!r}")
-        if not attrs.has(cls):
+        # attrs.has() also answers True for a plain subclass of an attrs class, whose own
+        # annotations attrs never saw: such a class is made an attrs class too, so that the
+        # fields it adds are stored.
+        if "__attrs_attrs__" not in cls.__dict__:
             cls = attrs.define(cls)
-        target = typing.cast("type[T]", cls)
         info = _build_info(
             cls, table, hash_key, range_key, indexes, ttl, version, created_at, updated_at
         )
         # Stored on the class itself (not inherited lookups) so subclasses must opt in.
         type.__setattr__(cls, "__dynamorm__", info)
-        return target
+        return cls
 
     return decorate
 
@@ -332,8 +334,18 @@ def _build_info(
         if inner is not None:
             if not sparse:
                 raise fail(f"{role} {field_name!r} cannot be optional (keys are required)", f.name)
+            if f.has_default and f.default is not None:
+                # None is stored as NULL where absence would load as the default, and NULL
+                # cannot be an index key: such an item could never be written.
+                raise fail(
+                    f"{role} {field_name!r} is optional with a default other than None, so "
+                    "None would be stored as NULL, which an index key cannot be; give it the "
+                    "default None (an item without the attribute stays out of the index)",
+                    f.name,
+                )
             tp = inner
-        tag = scalar_tag(tp)
+        # The TTL attribute is stored as epoch seconds, whatever its Python type.
+        tag = "N" if field_name == ttl and tp in (datetime, int) else scalar_tag(tp)
         if tag is None:
             raise fail(
                 f"{role} {field_name!r} has type {type_name(f.type)}; keys must be stored as "
@@ -361,6 +373,14 @@ def _build_info(
         except ModelError as exc:
             raise fail(f"index {index.name!r}: {exc}") from None
         where = f"index {index.name!r} "
+        unknown = [n for n in non_key if n not in by_name]
+        if unknown:
+            raise fail(
+                f"{where}projects {', '.join(map(repr, unknown))}, which "
+                f"{'is not a field' if len(unknown) == 1 else 'are not fields'} of the class",
+                unknown[0],
+            )
+        non_key = tuple(by_name[n].stored_name for n in non_key)
         if isinstance(index, GlobalIndex):
             ih = key(where + "hash_key", index.hash_key, sparse=True)
             ir = (
@@ -446,13 +466,37 @@ def _field_info(a: attrs.Attribute[Any], fail: Callable[..., ModelError]) -> Fie
         store_none = options.store_none
         if options.stored_as is not None:
             stored = options.stored_as
-    if not isinstance(stored, str) or not stored or len(stored.encode()) > 255:
+    try:
+        valid = isinstance(stored, str) and 0 < len(stored.encode()) <= 255
+    except UnicodeEncodeError:  # a lone surrogate: not valid UTF-8, so not storable
+        valid = False
+    if not valid:
         raise fail(f"field {a.name!r} has an invalid stored name {stored!r}", a.name)
     if a.type is None:
         raise fail(f"field {a.name!r} has no type annotation", a.name)
     if a.type is NoneType:
         raise fail(f"field {a.name!r} is annotated None and cannot be stored", a.name)
     has_default = a.default is not attrs.NOTHING
+    if has_default and is_set_type(strip_optional(a.type)) and not _empty_set_default(a.default):
+        # DynamoDB cannot store an empty set, and removes a set whose last member is deleted:
+        # an emptied set is stored as absent, which would load back as this default.
+        raise fail(
+            f"field {a.name!r}: a set field's default must be empty (attrs.field(factory=set)) "
+            "or None, because DynamoDB cannot store an empty set: a set the application "
+            "empties would be stored as absent and load back as the default",
+            a.name,
+        )
     return FieldInfo(
         a.name, stored, a.type, store_none, has_default, a.default if has_default else None
     )
+
+
+def _empty_set_default(default: Any) -> bool:
+    """True for a default that makes an empty set (or None): absence loads back equal."""
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        if default.factory in (set, frozenset):
+            return True
+        if default.takes_self:
+            return False
+        default = default.factory()
+    return default is None or (isinstance(default, (set, frozenset)) and not default)

@@ -246,18 +246,13 @@ def build_update(
     ctx = ExpressionContext(info, session.converter)
     builder = UpdateBuilder(ctx)
     add_actions(builder, info, actions)
+    if upsert:
+        _check_upsert_is_loadable(info, key, builder)
     conditions: list[str] = []
     if info.version is not None:
         version_name = info.field(info.version).stored_name
         if expected is None:  # by class and key: count the write, check nothing
             builder.managed(version_name, {"N": "1"}, add=True)
-        elif expected == 0 and not upsert:
-            raise ValidationError(
-                f"{info.cls.__qualname__} {key!r} has version 0, so it was never stored: "
-                "put() it first, or pass upsert=True",
-                model=info.cls,
-                field=info.version,
-            )
         else:
             conditions.append(version_condition(info, ctx, expected))
             builder.managed(version_name, {"N": str(expected + 1)})
@@ -471,3 +466,22 @@ class ItemOperations(SessionBase):
         )
         response = await self._write(request, "ALL_NEW")
         return self._load(request.info, response.get("Attributes"))
+
+
+def _check_upsert_is_loadable(info: ModelInfo, key: Key, builder: UpdateBuilder) -> None:
+    """An upsert may create the item: refuse one that would leave a required field unset,
+    since the model could not load that item (and a retry would apply ADDs twice)."""
+    given = {k.name for k in (info.hash_key, info.range_key) if k is not None}
+    given.update(n for n in (info.version, info.created_at, info.updated_at) if n is not None)
+    missing = [f.name for f in info.fields if f.required and f.name not in given]
+    missing = [name for name in missing if not builder.gives(name)]
+    if missing:
+        names = ", ".join(repr(n) for n in missing)
+        raise ValidationError(
+            f"update of {info.cls.__qualname__} {key!r} with upsert=True may create the item, "
+            f"and the model requires {names} (no default, not optional): give "
+            f"{'it' if len(missing) == 1 else 'them'} with set= or set_if_not_exists= (which "
+            "keeps a stored value), or the item could not be loaded",
+            model=info.cls,
+            field=missing[0],
+        )

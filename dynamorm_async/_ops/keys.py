@@ -8,6 +8,7 @@ from typing import Any
 from .._errors import ValidationError
 from .._model.models import KeyAttribute, ModelInfo
 from .._model.types import strip_optional
+from .._wire import codecs as c
 from .._wire.codecs import AttributeValue, Problem
 from .._wire.hooks import dump_hook
 
@@ -50,8 +51,10 @@ def dump_key_value(info: ModelInfo, conv: Any, key: KeyAttribute, value: Any) ->
             field=key.name,
             value_type=type(None),
         )
+    # The TTL attribute is stored as epoch seconds, also where it is an index key.
+    dump = c.dump_epoch if key.name == info.ttl else dump_hook(conv, strip_optional(f.type))
     try:
-        av: AttributeValue = dump_hook(conv, strip_optional(f.type))(value)
+        av: AttributeValue = dump(value)
     except Problem as p:
         raise ValidationError(
             f"{cls.__qualname__}.{key.name}: {p.message}",

@@ -1,9 +1,13 @@
 """Optimistic locking: the version condition of a write, and telling a lost race
 (``VersionConflict``) from any other failed condition.
 
-A model with ``version="..."`` keeps an int that counts its writes. Version 0 means "never
-stored": writing such an object requires that no item has its key. Otherwise the stored
-version must equal the one in memory, and the write stores it plus one.
+A model with ``version="..."`` keeps an int that counts its checked writes. Version 0 means
+"not stored with a version": a new object, or an item another client (or an unconditional
+batch write of an earlier release) stored with version 0 or without the attribute. Writing
+such an object requires that the stored item, if any, has no version or version 0, so the
+first checked write adopts an unversioned item, and a new object never overwrites an item
+that has a version. Otherwise the stored version must equal the one in memory. Every checked
+write stores the version plus one, so a stored version is never 0 again.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ __all__ = [
     "check_mutable",
     "classify_failure",
     "conflict_note",
+    "never_zero",
     "stored_version",
     "version_condition",
     "version_of",
 ]
 
 _mutable_checked: set[type] = set()
+_ZERO = {"N": "0"}
 
 
 def version_of(info: ModelInfo, obj: Any) -> int | None:
@@ -48,12 +54,24 @@ def version_of(info: ModelInfo, obj: Any) -> int | None:
 
 
 def version_condition(info: ModelInfo, ctx: ExpressionContext, expected: int) -> str:
-    """The condition that the stored item has version ``expected`` (absent for 0)."""
+    """The condition that the stored item has version ``expected``; for 0, that there is no
+    item, or one without a version attribute or with version 0 (which it adopts)."""
     assert info.version is not None
-    if expected == 0:
-        return f"attribute_not_exists({ctx.name(info.hash_key.stored_name)})"
+    name = ctx.name(info.field(info.version).stored_name)
     placeholder = ctx.add_value({"N": str(expected)})
-    return f"{ctx.name(info.field(info.version).stored_name)} = {placeholder}"
+    if expected == 0:
+        return f"attribute_not_exists({name}) OR {name} = {placeholder}"
+    return f"{name} = {placeholder}"
+
+
+def never_zero(info: ModelInfo | None, item: dict[str, Any]) -> None:
+    """Store version 0 as 1 in an item an unconditional write (a batch write, a copy) is about
+    to send: a stored version is never 0, so checked writes can tell an item with a version
+    from a new object."""
+    if info is not None and info.version is not None:
+        name = info.field(info.version).stored_name
+        if item.get(name) == _ZERO:
+            item[name] = {"N": "1"}
 
 
 def check_mutable(info: ModelInfo, obj: Any, name: str) -> None:
@@ -86,16 +104,32 @@ def stored_version(info: ModelInfo, raw: Any) -> int | None:
 def conflict_note(info: ModelInfo, raw: Any, expected: int | None) -> str | None:
     """``"version conflict: ..."`` when a write that expected version ``expected`` failed
     because the stored item ``raw`` (wire form, None when absent) has another version; None
-    when the version was not the reason (or not checked: ``expected`` None)."""
+    when the version was not the reason (or not checked: ``expected`` None). The note says
+    what to do, and advises a reload only where reloading gives an object that can be
+    written."""
     if expected is None:
         return None
-    actual = stored_version(info, raw)
-    if (raw is None and expected != 0) or (raw is not None and actual != expected):
-        found = "no stored item" if raw is None else f"version {actual}"
+    assert info.version is not None  # an expected version comes from a versioned model
+    if raw is None:
+        if expected == 0:
+            return None
         return (
-            f"version conflict: the object in memory has version {expected}, the table has {found}"
+            f"version conflict: the object in memory has version {expected}, but the item was "
+            "deleted since it was read; put a new object (version 0) to store it again"
         )
-    return None
+    if info.field(info.version).stored_name not in raw:
+        if expected == 0:
+            return None  # adoptable: the condition failed for another reason
+        found = "an item without a version attribute"
+    else:
+        actual = stored_version(info, raw)
+        if actual == expected or (expected == 0 and actual == 0):
+            return None
+        found = f"version {actual}"
+    return (
+        f"version conflict: the object in memory has version {expected}, the table has "
+        f"{found}; reload the item and try again"
+    )
 
 
 # Why an update without upsert failed when no item was returned.
@@ -125,7 +159,7 @@ def classify_failure(
     if note is not None:
         assert expected is not None  # conflict_note is None without an expected version
         return VersionConflict(
-            f"{where} failed: {note}; reload the item and try again",
+            f"{where} failed: {note}",
             expected=expected,
             actual=stored_version(info, raw),
             item=stored,

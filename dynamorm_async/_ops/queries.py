@@ -20,7 +20,7 @@ from .._errors import ValidationError, whole_number
 from .._model.models import ModelInfo
 from .._transport.translate import Context
 from .base import SessionBase
-from .cursor import decode_cursor, encode_cursor
+from .cursor import cursor_scope, decode_cursor, encode_cursor
 
 __all__ = ["Page", "Query", "Scan", "positive"]
 
@@ -57,7 +57,6 @@ class _Read(Generic[T]):
         count_params: dict[str, Any],
         limit: int | None,
         page_size: int | None,
-        scope: str,
         has_filter: bool,
     ) -> None:
         self._session = session
@@ -68,7 +67,7 @@ class _Read(Generic[T]):
         self._count_params = count_params
         self._limit = positive("limit", limit)
         self._page_size = positive("page_size", page_size)
-        self._scope = scope
+        self._scope = cursor_scope(self._operation, params, self._limit)
         self._has_filter = has_filter
 
     def __repr__(self) -> str:
@@ -127,30 +126,46 @@ class _Read(Generic[T]):
         """Up to ``size`` items starting where ``cursor`` points (the start when None), and
         the cursor of the next page (None when there is none).
 
-        A cursor only continues the query that made it: one from another table, index or
-        partition, or one that was edited, raises ``ValidationError``.
+        The read's ``limit`` holds over all its pages: the page that reaches it is the last.
+        A cursor only continues the query that made it: one from another read (another
+        table, index, partition, range condition, filter, projection, direction or limit),
+        or one that was edited, raises ``ValidationError``.
         """
         size = positive("size", size) or 0
         params = dict(self._params)
+        offset = 0
         if cursor is not None:
-            params["ExclusiveStartKey"] = decode_cursor(cursor, self._scope, self._cursor_key)
+            start, offset = decode_cursor(cursor, self._scope, self._cursor_key)
+            params["ExclusiveStartKey"] = start
+        if self._limit is not None:
+            size = min(size, self._limit - offset)
         items: list[T] = []
         last: Any = None
         # Each request asks for at most what is still missing, so a page never stops in the
         # middle of DynamoDB's page and LastEvaluatedKey is exactly where the next one starts.
-        async for rows, page_last in self._rows(params, size, exact=True):
-            items.extend(self._load(row) for row in rows)
-            last = page_last
-        next_cursor = None if last is None else encode_cursor(last, self._scope, self._cursor_key)
-        return Page(items, next_cursor)
+        if size > 0:
+            async for rows, page_last in self._rows(params, size, exact=True):
+                items.extend(self._load(row) for row in rows)
+                last = page_last
+        offset += len(items)
+        if last is None or (self._limit is not None and offset >= self._limit):
+            return Page(items, None)
+        return Page(items, encode_cursor(last, self._scope, self._cursor_key, offset))
 
     async def count(self) -> int:
-        """How many items match, over all pages (``Select=COUNT``: no items are sent)."""
+        """How many items match, over all pages (``Select=COUNT``: no items are sent), at
+        most the read's ``limit``: counting stops there, as iterating would."""
         params = dict(self._count_params)
+        limit = self._limit
         total = 0
         while True:
+            request_limit = self._request_limit(None if limit is None else limit - total, False)
+            if request_limit is not None:
+                params["Limit"] = request_limit
             response = await self._request(params)
             total += int(response.get("Count", 0))
+            if limit is not None and total >= limit:
+                return limit
             last = response.get("LastEvaluatedKey")
             if last is None:
                 return total

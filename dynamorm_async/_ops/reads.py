@@ -4,7 +4,6 @@ model (key conditions, index, filter, projection) and return the lazy read (``_o
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
 
@@ -109,7 +108,6 @@ class ReadOperations(SessionBase):
         params: dict[str, Any] = {"TableName": table, "KeyConditionExpression": key_condition}
         if reverse:
             params["ScanIndexForward"] = False
-        scope = json.dumps(["Query", table, index, hash_av], default=repr)
         return Query(
             self,
             info,
@@ -117,7 +115,6 @@ class ReadOperations(SessionBase):
             *self._read_params(ctx, params, info, index_info, filter, consistent, attributes),
             limit,
             page_size,
-            scope,
             filter is not None,
         )
 
@@ -204,7 +201,6 @@ class ReadOperations(SessionBase):
             params["Segment"] = segment
             params["TotalSegments"] = total_segments
         ctx = ExpressionContext(info, self.converter)
-        scope = json.dumps(["Scan", table, index, segment, total_segments])
         return Scan(
             self,
             info,
@@ -212,7 +208,6 @@ class ReadOperations(SessionBase):
             *self._read_params(ctx, params, info, index_info, filter, consistent, attributes),
             limit,
             page_size,
-            scope,
             filter is not None,
             segments=segments,
         )

@@ -153,6 +153,7 @@ class Transaction:
         self._requests: list[WriteRequest] = []
         self._items: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         self._state = "open"
+        self._sent: dict[str, Any] | None = None  # the request, fixed by the first commit
 
     def __repr__(self) -> str:
         return f"<Transaction {self._state}, {len(self._requests)} actions, token={self.token!r}>"
@@ -163,15 +164,19 @@ class Transaction:
     @property
     def state(self) -> str:
         """``"open"`` (taking actions), ``"committing"``, ``"committed"``, ``"canceled"``
-        (DynamoDB cancelled it) or ``"discarded"`` (the ``async with`` block raised)."""
+        (DynamoDB cancelled it), ``"unconfirmed"`` (a commit failed otherwise: it may or may
+        not have been applied, and ``commit()`` sends the same request again) or
+        ``"discarded"`` (the ``async with`` block raised)."""
         return self._state
 
     # -- recording actions -----------------------------------------------------------------
 
     def _check_open(self) -> None:
         if self._state != "open":
+            retry = " (call commit() again to retry it)" if self._state == "unconfirmed" else ""
             raise StateError(
-                f"this transaction is {self._state}; start a new one with db.transaction()",
+                f"this transaction is {self._state}{retry}; start a new one with "
+                "db.transaction() for new actions",
                 state=self._state,
             )
 
@@ -315,18 +320,23 @@ class Transaction:
                 for reason in exc.reasons:
                     print(reason.action, reason.code, reason.message)
 
-        After any other error (no answer, throttling) the transaction stays open, and
-        ``commit()`` may be called again: the same ``token`` keeps it from being applied twice.
+        After any other error (no answer, throttling, a missing table) the transaction is
+        ``"unconfirmed"``: it takes no new actions (``StateError``), and ``commit()`` may be
+        called again to send exactly the same request with the same ``token``, which keeps
+        DynamoDB from applying it twice.
         """
-        self._check_open()
+        if self._state != "unconfirmed":
+            self._check_open()
         if not self._requests:
             self._state = "committed"
             return
         self._state = "committing"
-        params = {
-            "TransactItems": [{_WIRE[r.action]: r.params} for r in self._requests],
-            "ClientRequestToken": self.token,
-        }
+        if self._sent is None:
+            self._sent = {
+                "TransactItems": [{_WIRE[r.action]: r.params} for r in self._requests],
+                "ClientRequestToken": self.token,
+            }
+        params = self._sent
         ctx = _context("TransactWriteItems", (r.table for r in self._requests))
         try:
             await self._session._send("TransactWriteItems", params, ctx)
@@ -337,9 +347,9 @@ class Transaction:
             ]
             raise _explain(self._session, err, actions) from err.__cause__
         except BaseException:
-            # Whether it was applied is unknown (or it was refused as a whole): allow a retry,
-            # which the token makes safe.
-            self._state = "open"
+            # Whether it was applied is unknown (or it was refused as a whole): only the very
+            # same request may follow, which the token makes safe to repeat.
+            self._state = "unconfirmed"
             raise
         self._state = "committed"
         for request in self._requests:

@@ -31,6 +31,7 @@ from .._model.models import ModelInfo
 from .._ops.base import SessionBase
 from .._ops.batch_writer import BATCH_WRITE_SIZE, BatchStats, Write, incomplete, key_id, send_writes
 from .._ops.keys import key_of_item
+from .._ops.locking import never_zero
 from .._transport.translate import Context
 from .._wire.item_size import check_item_size
 from .migration_report import (
@@ -325,6 +326,7 @@ class Copy:
                         f"got {item!r:.120}"
                     )
             key = {n: item[n] for n in self.target_keys}
+            never_zero(self.target_info, item)
         else:
             target = self.target_info
             assert target is not None
@@ -335,6 +337,7 @@ class Copy:
                 )
             item = self.session.converter.dump_item(out)  # refuses a missing or empty key
             key = key_of_item(target, item)
+            never_zero(target, item)
         check_item_size(item, lambda: f"an item for {self.target_table!r} with key {key!r:.120}")
         return Write(self.target_table, self.target_keys, key, {"PutRequest": {"Item": item}}, out)
 

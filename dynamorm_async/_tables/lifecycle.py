@@ -254,9 +254,11 @@ class TableLifecycle:
         ``deletion_protection``) and waited for. When several callers (coroutines or
         processes) ensure the same table at once, exactly one CreateTable wins; the others
         take DynamoDB's ``ResourceInUseException`` as "someone else is creating it" and wait.
-        An existing table is waited for and checked: when its key schema or indexes differ
-        from the model, ``SchemaMismatch`` lists the differences. ``ensure`` never alters,
-        drops or recreates an existing table.
+        An existing table is waited for and checked: when its key schema, indexes or time to
+        live differ from the model (a model with ``ttl=`` on a table without TTL on that
+        attribute, whose items would never expire), ``SchemaMismatch`` lists the differences.
+        ``ensure`` never alters, drops or recreates an existing table: it does not enable TTL
+        either (``enable_ttl()`` does, on purpose).
         """
         info, name = self._resolve(model, table_name)
         _check_timeout(timeout)
@@ -269,13 +271,26 @@ class TableLifecycle:
         if desc is None or not desc.usable:
             desc = await self._wait(name, deleted=False, timeout=timeout)
             assert desc is not None
+        return await self._checked(info, desc)
+
+    async def _check_existing(self, model: type) -> TableDescription | None:
+        """The model's table checked as ``ensure`` checks it, or None when it does not exist;
+        creates nothing (for dry runs)."""
+        info, name = self._resolve(model, None)
+        desc = await self._describe_table(name)
+        return None if desc is None else await self._checked(info, desc)
+
+    async def _checked(self, info: ModelInfo, desc: TableDescription) -> TableDescription:
+        """``desc`` with its TTL status, when the table matches the model; else
+        ``SchemaMismatch`` listing every difference."""
         if desc.ttl_status is None:
             desc = await self._with_ttl(desc)
         differences = schema_differences(info, desc)
         if differences:
             raise SchemaMismatch(
-                f"table {name!r} does not match {info.cls.__qualname__}: " + "; ".join(differences),
-                table=name,
+                f"table {desc.name!r} does not match {info.cls.__qualname__}: "
+                + "; ".join(differences),
+                table=desc.name,
                 model=info.cls,
                 differences=differences,
             )
@@ -469,8 +484,9 @@ def _model_keys(hash_key: KeyAttribute, range_key: KeyAttribute | None) -> list[
 
 
 def schema_differences(info: ModelInfo, desc: TableDescription) -> list[str]:
-    """How a live table differs from the model: keys, index keys, index projections.
-    Indexes the table has and the model does not declare are no difference."""
+    """How a live table differs from the model: keys, index keys, index projections, and
+    time to live. Indexes the table has and the model does not declare are no difference,
+    nor is TTL on a table whose model declares none, nor TTL an engine cannot report."""
     out: list[str] = []
     wanted = _model_keys(info.hash_key, info.range_key)
     actual = [(k.name, k.key_type, k.attribute_type) for k in desc.key_schema]
@@ -479,6 +495,18 @@ def schema_differences(info: ModelInfo, desc: TableDescription) -> list[str]:
     live = {i.name: i for i in (*desc.global_indexes, *desc.local_indexes)}
     for index in info.indexes:
         out += _index_differences(index, live.get(index.name))
+    if info.ttl is not None and desc.ttl_status is not None:
+        stored = info.field(info.ttl).stored_name
+        on = desc.ttl_status in ("ENABLED", "ENABLING")
+        if not on or desc.ttl_attribute != stored:
+            table_has = f"TTL on {desc.ttl_attribute!r}" if on else f"TTL {desc.ttl_status.lower()}"
+            # Items would silently never expire. Enabling TTL alters the table, which ensure
+            # never does: it is for the infrastructure code, or an explicit enable_ttl().
+            out.append(
+                f"time to live: model expires items by {stored!r}, table has {table_has} "
+                f"(enable it in your infrastructure code, or with db.tables.enable_ttl("
+                f"{info.cls.__qualname__}))"
+            )
     return out
 
 

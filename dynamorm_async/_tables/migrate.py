@@ -123,7 +123,9 @@ class TableManager(TableLifecycle):
                 "of every segment in one run, not with resume= or a subset of segments"
             )
         try:
-            source_desc, target_desc = await self._copy_tables(source_name, target_name)
+            source_desc, target_keys = await self._copy_tables(
+                source_name, target_name, target_info, dry_run=dry_run
+            )
         except asyncio.CancelledError:
             # Cancelled before the first page: answered like a cancellation mid-copy, with a
             # report whose checkpoint is where this run was asked to start.
@@ -135,7 +137,6 @@ class TableManager(TableLifecycle):
                 stopped="cancelled",
                 dry_run=dry_run,
             )
-        target_keys = tuple(k.name for k in target_desc.key_schema)
         run = Copy(
             session,
             source_table=source_name,
@@ -175,9 +176,11 @@ class TableManager(TableLifecycle):
         return report
 
     async def _copy_tables(
-        self, source_name: str, target_name: str
-    ) -> tuple[TableDescription, TableDescription]:
-        """The live descriptions of a copy's source and target tables."""
+        self, source_name: str, target_name: str, target_info: ModelInfo | None, *, dry_run: bool
+    ) -> tuple[TableDescription, tuple[str, ...]]:
+        """The live description of a copy's source table and the key names of its target.
+        A dry run writes nothing, so its target need not exist yet: its keys are then the
+        target model's, or (a backup, a raw copy) the source's."""
         source_desc = await self._describe_table(source_name)
         if source_desc is None:
             raise TableNotFound(
@@ -186,6 +189,10 @@ class TableManager(TableLifecycle):
         target_desc: TableDescription | None = source_desc
         if target_name != source_name:
             target_desc = await self._describe_table(target_name)
+            if target_desc is None and dry_run:
+                if target_info is not None:
+                    return source_desc, target_info.key_names()
+                return source_desc, tuple(k.name for k in source_desc.key_schema)
             if target_desc is None:
                 raise TableNotFound(
                     f"target table {target_name!r} does not exist (ensure it first)",
@@ -193,7 +200,7 @@ class TableManager(TableLifecycle):
                     table=target_name,
                 )
         assert target_desc is not None
-        return source_desc, target_desc
+        return source_desc, tuple(k.name for k in target_desc.key_schema)
 
     async def auto_migrate(
         self,
@@ -214,7 +221,10 @@ class TableManager(TableLifecycle):
         target, it rewrites the table in place. ``backup_table`` first copies every item
         into a table created with the source table's live key schema, indexes and billing
         mode (read from DescribeTable); an existing, non-empty backup table is refused
-        unless ``overwrite_backup=True``, and no table is ever deleted::
+        unless ``overwrite_backup=True``, and no table is ever deleted. With
+        ``dry_run=True`` nothing is created or written: the tables that exist are checked
+        as a real run would check them, the items are read and transformed, and the report
+        says what would be written (an empty one when the source table does not exist)::
 
             report = await db.tables.auto_migrate(UserV1, target=UserV2, transform=upgrade,
                                                   backup_table="users_v1_backup", segments=16)
@@ -225,11 +235,15 @@ class TableManager(TableLifecycle):
                 "resume= continues a copy whose backup was taken already: call copy() with "
                 "the checkpoint instead of auto_migrate(backup_table=...)"
             )
-        source_desc = await self.ensure(model)
+        dry_run = bool(copy_options.get("dry_run"))
         name = session.table_name(model)
+        checked = await (self._check_existing(model) if dry_run else self.ensure(model))
+        if checked is None:  # a dry run: nothing to read, and it creates nothing
+            return attrs.evolve(_empty_report(name), dry_run=True)
+        source_desc = checked
         backup_report = None
         if backup_table is not None:
-            await self._prepare_backup(source_desc, backup_table, overwrite_backup)
+            await self._prepare_backup(source_desc, backup_table, overwrite_backup, dry_run)
             options = {
                 k: v
                 for k, v in copy_options.items()
@@ -257,14 +271,19 @@ class TableManager(TableLifecycle):
             report = _empty_report(name)
         else:
             if target is not None:
-                await self.ensure(target)
+                await (self._check_existing(target) if dry_run else self.ensure(target))
             report = await self.copy(model, target, transform=transform, **copy_options)
         return attrs.evolve(report, backup=backup_report)
 
-    async def _prepare_backup(self, source: TableDescription, name: str, overwrite: bool) -> None:
-        """Create the backup table like the live source table, or check the existing one."""
+    async def _prepare_backup(
+        self, source: TableDescription, name: str, overwrite: bool, dry_run: bool
+    ) -> None:
+        """Create the backup table like the live source table (not in a dry run), or check
+        the existing one."""
         session = self._session
         existing = await self._describe_table(name)
+        if existing is None and dry_run:
+            return
         if existing is None:
             await session._send(
                 "CreateTable", _like(source, name), Context("CreateTable", name, None)

@@ -218,13 +218,29 @@ def load_decimal(av: AttributeValue, tp: Any = Decimal) -> Decimal:
 # --- strings, binary, booleans, null ----------------------------------------------------
 
 
+def checked_text(text: str) -> str:
+    """``text`` when it can be stored: DynamoDB takes only valid UTF-8, which a str holding a
+    lone surrogate (``"\\ud800"``) is not."""
+    if text.isascii():  # O(1) in CPython: the common case costs nothing
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise Problem(
+            f"{_short(text)} holds a lone surrogate ({text[exc.start]!r} at index "
+            f"{exc.start}), which is not valid UTF-8; DynamoDB stores only valid text",
+            str,
+        ) from None
+    return text
+
+
 def dump_str(value: Any) -> AttributeValue:
     if value.__class__ is str:
-        return {"S": value}
+        return {"S": checked_text(value)}
     if isinstance(value, enum.Enum):
         return dump_any(value.value)
     if isinstance(value, str):
-        return {"S": str(value)}
+        return {"S": checked_text(str(value))}
     type_error("str", value)
 
 
@@ -391,7 +407,7 @@ def dump_any(value: Any) -> AttributeValue:
     """Dump a value by its runtime type (for ``Any`` and untyped containers)."""
     cls = value.__class__
     if cls is str:
-        return {"S": value}
+        return {"S": checked_text(value)}
     if cls is bool:
         return {"BOOL": value}
     if value is None:
@@ -415,14 +431,14 @@ def dump_any(value: Any) -> AttributeValue:
     if isinstance(value, (list, tuple)):
         return {"L": dump_list_of(value, dump_any)}
     if isinstance(value, str):
-        return {"S": str(value)}
+        return {"S": checked_text(str(value))}
     if isinstance(value, (int, float)):
         return {"N": number_text(float(value) if isinstance(value, float) else int(value))}
     type_error("a value DynamoDB can store", value)
 
 
 def load_any(av: AttributeValue, tp: Any = Any) -> Any:
-    """Load by the stored tag: N becomes int when integral, else float."""
+    """Load by the stored tag: N becomes int when integral, else Decimal (exact, as stored)."""
     try:
         ((tag, raw),) = av.items()
     except (AttributeError, ValueError):
@@ -448,10 +464,15 @@ def load_any(av: AttributeValue, tp: Any = Any) -> Any:
     raise Problem(f"unknown AttributeValue type {tag!r}")
 
 
-def _plain_number(text: str) -> int | float:
+def _plain_number(text: str) -> int | Decimal:
+    # A float would round what was stored (0.30000000000000004 for "0.3"), so a number
+    # without a declared type loads exactly: an int when integral, else a Decimal.
     if "." in text or "e" in text or "E" in text:
-        number = float(text)
-        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise Problem(f"stored number {text!r} is not a number") from None
+        return int(number) if number == number.to_integral_value() else number
     return int(text)
 
 
@@ -471,17 +492,17 @@ def dump_map_of(values: Mapping[Any, Any], dump: Dump) -> dict[str, AttributeVal
     except Exception as exc:
         raise _locate(exc, values.items(), dump) from None
     for key in out:
-        if key.__class__ is not str:
+        if key.__class__ is not str or not key.isascii():
             return {_map_key(k): v for k, v in out.items()}
     return out
 
 
 def _map_key(key: Any) -> str:
     if isinstance(key, enum.Enum) and isinstance(key.value, str):
-        return key.value
+        return checked_text(key.value)
     if not isinstance(key, str):
         type_error("str map keys", key)
-    return str(key)
+    return checked_text(str(key))
 
 
 def _locate(exc: Exception, pairs: Iterable[tuple[Any, Any]], dump: Dump) -> Problem:

@@ -404,7 +404,10 @@ def _set_dump_factory(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any],
                 if fast_class is not None:
                     # A real set of str or bytes is already unique: nothing to convert.
                     for member in value:
-                        if member.__class__ is not fast_class:
+                        # Text that is not ASCII goes to the codec (lone surrogates).
+                        if member.__class__ is not fast_class or (
+                            fast_class is str and not member.isascii()
+                        ):
                             break
                     else:
                         return {tag: list(value)}

@@ -19,7 +19,8 @@ __all__ = ["dump_inline", "hook_hint", "load_inline"]
 
 # hook -> (guard, AttributeValue) templates over the value ``{v}`` and a spare local ``{t}``.
 _DUMPS: dict[Any, tuple[str, str]] = {
-    c.dump_str: ("{v}.__class__ is str", '{{"S": {v}}}'),
+    # Text that is not ASCII goes to the codec, which refuses lone surrogates.
+    c.dump_str: ("{v}.__class__ is str and {v}.isascii()", '{{"S": {v}}}'),
     c.dump_int: ("{v}.__class__ is int and N_LOW < {v} < N_HIGH", '{{"N": str({v})}}'),
     c.dump_float: ("{v}.__class__ is float and 1e-130 <= abs({v}) < 1e126", '{{"N": repr({v})}}'),
     # Zero is stored as "0", and long or exponent forms need the digit and range checks.

@@ -1,0 +1,50 @@
+"""What a user's type checker sees: ``make typecheck`` runs mypy (strict) over this file.
+
+Each ``assert_type`` pins a type mypy infers from the library's signatures, and each
+``type: ignore[...]`` marks a call that must stay an error: strict mypy reports an ignore
+that is not needed, so a signature that stopped catching the mistake fails the check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from typing_extensions import assert_type
+
+from dynamorm_async import Page, Query, Session, Transaction, attr, model
+
+
+@model(table="notes", hash_key="owner", range_key="note_id", version="version")
+@attrs.define
+class Note:
+    owner: str
+    note_id: str
+    text: str = ""
+    tags: set[str] = attrs.field(factory=set)
+    version: int = 0
+
+
+async def main(db: Session) -> None:
+    note = await db.get(Note, "ada", "n1")
+    assert_type(note, Note | None)
+    projected = await db.get(Note, "ada", "n1", attributes=["text"])
+    assert_type(projected, dict[str, Any] | None)
+
+    notes = db.query(Note, "ada", range=attr("note_id").begins_with("n"), limit=10)
+    assert_type(notes, Query[Note])
+    async for one in notes:
+        assert_type(one, Note)
+    page = await notes.page(size=5)
+    assert_type(page, Page[Note])
+    assert_type(page.cursor, str | None)
+    assert_type(await notes.count(), int)
+
+    # The update actions are typed keywords, listed once (UpdateActions) for both calls.
+    await db.update(Note, "ada", "n1", set={"text": "x"}, add={"tags": {"a"}}, remove=["x"])
+    await db.update(Note, "ada", "n1", sett={"text": "x"})  # type: ignore[call-arg]
+    await db.update(Note, "ada", "n1", set=["text"])  # type: ignore[arg-type]
+    tx = db.transaction()
+    assert_type(tx, Transaction)
+    tx.update(Note, "ada", "n1", append={"lines": [1]}, upsert=True)
+    tx.update(Note, "ada", "n1", prepend=3)  # type: ignore[arg-type]
