@@ -33,6 +33,8 @@ name the operation, the table and the key, never credentials.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "TransactionCanceled",
     "ValidationError",
     "VersionConflict",
+    "scrub",
 ]
 
 
@@ -362,3 +365,37 @@ def whole_number(name: str, value: Any, low: int = 1, high: int | None = None) -
         bound = f">= {low}" if high is None else f"from {low} to {high}"
         raise ValidationError(f"{name} must be a whole number {bound}, got {value!r}")
     return value
+
+
+# What a signed request carries that a server may echo back: the access key id in the
+# Authorization header's credential scope, the session token header, and key ids themselves
+# (AKIA... long-term, ASIA... temporary).
+_SIGNED_REQUEST_SECRETS = re.compile(
+    r"(?<=Credential=)[^/,\s\"']+"
+    r"|(?<=X-Amz-Security-Token)([\"']?\s*[:=]\s*[\"']?)[^\s,;&\"']+"
+    r"|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
+    re.IGNORECASE,
+)
+# Shorter values cannot be real credentials (dummy ones for local engines are words such as
+# "testing"); scrubbing them would garble every message that holds the word.
+_SHORTEST_SECRET = 4
+_REDACTED = "***"
+
+
+def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with credentials replaced by ``***``: each of ``secrets`` (access key ids,
+    secret keys, session tokens) wherever it appears, and the access key id and session token
+    of a signed request that a server echoed::
+
+        scrub("bad token tok123456 in Credential=AKID9/20260101/...", ["tok123456"])
+        # 'bad token *** in Credential=***/20260101/...'
+    """
+    for secret in sorted(
+        {s for s in secrets if s and len(s) >= _SHORTEST_SECRET}, key=len, reverse=True
+    ):
+        text = text.replace(secret, _REDACTED)
+    return _SIGNED_REQUEST_SECRETS.sub(_redact_match, text)
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    return (match.group(1) or "") + _REDACTED

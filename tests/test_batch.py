@@ -5,6 +5,7 @@ transient errors forced through a ``FaultProxy``."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -95,17 +96,40 @@ async def test_ten_thousand_things_written_and_read_back(db: Session) -> None:
 
 
 async def test_batch_write_takes_several_models_and_writes_them_as_they_are(db: Session) -> None:
-    """Orders and Things go in one call; the Order is written exactly as it is: version 0
-    stays 0, no timestamps are set, and writing the same object again is no conflict."""
+    """Orders and Things go in one call; the Order is written as it is, but for its version
+    (0 is stored as 1): no timestamps are set, the object is not changed, and writing the
+    same object again is no conflict."""
     order = Order("c1", "o1", total=5, price=Decimal("1.5"))
     assert await db.batch_write(put=[order, Thing("t", 1)]) == 2
     assert await db.batch_write(put=[order]) == 1
     stored = await raw_item(db, Order, {"customer_id": {"S": "c1"}, "order_id": {"S": "o1"}})
-    assert stored is not None and stored["version"] == {"N": "0"}
+    assert stored is not None and stored["version"] == {"N": "1"}
     assert "created_at" not in stored and "updated_at" not in stored
     assert order.version == 0 and order.created_at is None
-    assert await db.get(Order, "c1", "o1") == order
+    stored_order = Order("c1", "o1", total=5, price=Decimal("1.5"), version=1)
+    assert await db.get(Order, "c1", "o1") == stored_order
     assert await db.get(Thing, "t", 1) == Thing("t", 1)
+
+
+async def test_batch_writes_store_version_0_as_1_and_other_versions_as_they_are(
+    db: Session,
+) -> None:
+    """batch_write and batch_writer of versioned objects: version 0 is stored as 1, version
+    5 as 5 (read back consistently); the objects in memory keep their versions."""
+    fresh = [Order("c", f"w{i}") for i in range(30)]
+    loaded = [Order("c", f"v{i}", version=5) for i in range(30)]
+    assert await db.batch_write(put=[*fresh, *loaded]) == 60
+    async with db.batch_writer() as w:
+        for i in range(30):
+            await w.put(Order("d", f"w{i}"))
+            await w.put(Order("d", f"v{i}", version=5))
+    assert all(o.version == 0 for o in fresh) and all(o.version == 5 for o in loaded)
+    for customer in ("c", "d"):
+        for i in range(30):
+            zero = await db.get(Order, customer, f"w{i}", consistent=True)
+            five = await db.get(Order, customer, f"v{i}", consistent=True)
+            assert zero is not None and zero.version == 1
+            assert five is not None and five.version == 5
 
 
 async def test_batch_write_of_nothing_sends_nothing(db: Session) -> None:
@@ -274,14 +298,21 @@ async def test_batch_writer_flushes_when_the_block_raises(db: Session) -> None:
     assert await stored_keys(db) == {key(t) for t in things(30)}
 
 
-async def test_batch_writer_flushes_when_cancelled(db: Session) -> None:
-    """Cancelling the task inside the block still writes every buffered item, and the task
-    ends cancelled."""
+async def test_a_cancelled_batch_writer_sends_nothing_more(
+    db: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Cancelling the task inside the block stops the writer at once: what was flushed is
+    stored, the buffered writes are not sent but logged as not made, the task ends
+    cancelled, and no task of the writer is left."""
     ready = asyncio.Event()
+    before = asyncio.all_tasks()
 
     async def produce() -> None:
         async with db.batch_writer() as w:
-            for t in things(30):
+            for t in things(25):
+                await w.put(t)
+            await w.flush()
+            for t in things(30)[25:]:
                 await w.put(t)
             ready.set()
             await asyncio.Event().wait()
@@ -291,32 +322,30 @@ async def test_batch_writer_flushes_when_cancelled(db: Session) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await item_count(db, Thing) == 30
+    assert asyncio.all_tasks() == before
+    assert await stored_keys(db) == {key(t) for t in things(25)}
+    assert "BatchWriter stopped: 5 writes not made (or not confirmed), 25 written" in caplog.text
 
 
-async def test_a_second_cancellation_does_not_cut_the_final_flush_short(
+async def test_a_timeout_during_the_final_flush_stops_it_at_once(
     db: Session, faulty: Session, proxy: FaultProxy
 ) -> None:
-    """With each BatchWriteItem held back 0.3 s, a task cancelled twice (in the block, then
-    during the final flush) still waits for the flush: when it ends, everything is stored."""
-    proxy.delay("BatchWriteItem", 0.3, times=None)
-    ready = asyncio.Event()
+    """With each BatchWriteItem held back 2 s, a 0.5 s timeout that expires while leaving
+    the block (the final flush) raises TimeoutError at once: the request in flight is
+    cancelled, not waited for, and no task is left running."""
+    proxy.delay("BatchWriteItem", 2.0, times=None)
+    before = asyncio.all_tasks()
+    started = time.monotonic()
 
-    async def produce() -> None:
+    async def write() -> None:
         async with faulty.batch_writer() as w:
             for t in things(10):
                 await w.put(t)
-            ready.set()
-            await asyncio.Event().wait()
 
-    task = asyncio.create_task(produce())
-    await ready.wait()
-    task.cancel()
-    await asyncio.sleep(0.05)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert await item_count(db, Thing) == 10
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(write(), 0.5)
+    assert time.monotonic() - started < 1.5
+    assert asyncio.all_tasks() == before
 
 
 async def test_batch_writer_raises_the_first_write_error_with_the_unwritten_items(

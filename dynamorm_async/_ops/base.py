@@ -80,7 +80,8 @@ class SessionBase:
         try:
             response = await getattr(client, _METHODS[operation])(**params)
         except Exception as exc:
-            error = translate(exc, ctx)
+            # A server may echo the signed request: keep the credentials out of the error.
+            error = translate(exc, ctx, self._clients.secrets())
             if error is None:
                 raise
             raise error from exc

@@ -23,6 +23,7 @@ from .batch_writer import (
     DEFAULT_ATTEMPTS,
     BatchStats,
     BatchWriter,
+    Outage,
     Write,
     check_options,
     incomplete,
@@ -106,7 +107,9 @@ class BatchOperations(SessionBase):
         a time; ``UnprocessedKeys``, throttles and transient errors are retried with backoff
         (at most ``max_attempts`` requests per 100 keys). When keys are still unread after
         that, ``BatchIncomplete`` is raised: ``unprocessed`` holds those keys as given and
-        ``done`` how many distinct keys were read.
+        ``done`` how many distinct keys were read. When the endpoint cannot be reached (after
+        botocore's retries), no more requests are sent and every key not read yet is
+        unprocessed at once.
 
         ``consistent=True`` asks for strongly consistent reads. ``attributes=[...]`` reads
         only those attributes (plus the key) and returns dicts, as ``get`` does::
@@ -140,10 +143,11 @@ class BatchOperations(SessionBase):
         unread: set[KeyId] = set()
         errors: list[DynamORMError] = []
         order = list(unique)
+        outage = Outage()
 
         async def read(chunk: list[KeyId]) -> None:
             left, error = await self._get_chunk(
-                table, names, shared, chunk, unique, found, max_attempts
+                table, names, shared, chunk, unique, found, max_attempts, outage
             )
             unread.update(left)
             if error is not None:
@@ -189,6 +193,7 @@ class BatchOperations(SessionBase):
         unique: dict[KeyId, tuple[dict[str, Any], Any]],
         found: dict[KeyId, dict[str, Any]],
         max_attempts: int,
+        outage: Outage,
     ) -> tuple[list[KeyId], DynamORMError | None]:
         """Read up to 100 keys into ``found`` until done or out of attempts; returns the keys
         left unread and the error that ended the last attempt."""
@@ -203,7 +208,7 @@ class BatchOperations(SessionBase):
             back = ((response.get("UnprocessedKeys") or {}).get(table) or {}).get("Keys") or []
             return [k for k in (key_id(key, names) for key in back) if k in unique]
 
-        left, error, _ = await retry_chunk(chunk, send_once, max_attempts, self.batch_stats)
+        left, error, _ = await retry_chunk(chunk, send_once, max_attempts, self.batch_stats, outage)
         return left, error
 
     # -- batch_write ---------------------------------------------------------------------
@@ -226,14 +231,20 @@ class BatchOperations(SessionBase):
         Each key is written once: among writes of the same table and key the later one wins,
         and deletes count as later than puts, so a key both put and deleted is deleted.
 
-        Batch writes are unconditional: objects are written exactly as they are, with no
-        version check or bump and no timestamps set; use ``put()`` or a transaction for
-        checked writes. Writes go 25 per request (several tables may share one),
-        ``concurrency`` requests at a time; unprocessed items, throttles and transient
-        errors are retried with backoff (at most ``max_attempts`` requests per 25 writes).
-        When writes are left after that, the other requests still finish, then
-        ``BatchIncomplete`` is raised with every write not made (the objects and delete
-        targets as given) in ``unprocessed`` and the last error chained::
+        Batch writes are unconditional: objects are written as they are, with no version
+        check and no timestamps set; use ``put()`` or a transaction for checked writes. One
+        thing is changed in the stored item: a version of 0 is stored as 1 (any other version
+        as it is), so that a later checked write of an object with version 0 cannot overwrite
+        it unnoticed; the objects passed in are not changed. Writes go 25 per request
+        (several tables may share one), ``concurrency`` requests at a time; unprocessed
+        items, throttles and transient errors are retried with backoff (at most
+        ``max_attempts`` requests per 25 writes). When writes are left after that, the other
+        requests still finish, then ``BatchIncomplete`` is raised with every write not made
+        (the objects and delete targets as given) in ``unprocessed`` and the first error
+        chained. When the endpoint cannot be reached (no connection or no answer after
+        botocore's retries), no more requests are sent: the requests in flight are given up
+        and every write not acknowledged is in ``unprocessed`` at once. A cancellation (a
+        caller's ``asyncio.timeout``) stops every request of the call::
 
             sent = await db.batch_write(put=new_things, delete=[(Thing, "old", 1), stale])
         """
@@ -259,9 +270,10 @@ class BatchOperations(SessionBase):
         stats = self.batch_stats
         unwritten: set[tuple[str, KeyId]] = set()
         errors: list[DynamORMError] = []
+        outage = Outage()
 
         async def send(chunk: list[Write]) -> None:
-            left, error, _ = await send_writes(self, chunk, max_attempts, stats)
+            left, error, _ = await send_writes(self, chunk, max_attempts, stats, outage)
             unwritten.update(w.id for w in left)
             if error is not None:
                 errors.append(error)
@@ -288,7 +300,10 @@ class BatchOperations(SessionBase):
     ) -> BatchWriter:
         """A buffered writer for a stream of puts and deletes (see ``BatchWriter``): writes
         go out 25 per request in the background, at most ``concurrency`` at a time; leaving
-        the block sends the rest and raises ``BatchIncomplete`` for any write not made::
+        the block sends the rest and raises ``BatchIncomplete`` for any write not made. As
+        with ``batch_write``, writes are unconditional and a version of 0 is stored as 1;
+        an unreachable endpoint fails the writes at once, and a cancellation stops the
+        writer at once::
 
             async with db.batch_writer() as w:
                 for thing in things:

@@ -3,11 +3,18 @@ the retry policy shared with batch reads, and ``BatchWriter``, the buffered writ
 
 Retry policy (for BatchWriteItem and BatchGetItem alike): a chunk is sent at most
 ``max_attempts`` times (default 10). After an attempt that left work (``UnprocessedItems`` /
-``UnprocessedKeys``, a throttle, a 5xx, a lost connection) only what is left is sent again,
-after a random wait between 0 and ``min(5 s, 50 ms * 2**n)`` before the n-th retry ("full
-jitter": concurrent chunks that were throttled together do not come back together). Errors
-that a retry cannot fix (a missing table, a request DynamoDB refuses) end the chunk at once.
-botocore's own retries (the session's ``config``) happen inside each attempt.
+``UnprocessedKeys``, a throttle, a 5xx, a connection closed before the answer) only what is
+left is sent again, after a random wait between 0 and ``min(5 s, 50 ms * 2**n)`` before the
+n-th retry ("full jitter": concurrent chunks that were throttled together do not come back
+together). Errors that a retry cannot fix (a missing table, a request DynamoDB refuses) end
+the chunk at once. botocore's own retries (the session's ``config``) happen inside each
+attempt.
+
+An unreachable endpoint (no connection, or no answer in time, after botocore's retries) is
+an outage, not a hiccup: the whole batch stops. It sends no new request, the requests in
+flight are given up, and everything not yet written is reported as unprocessed at once, so
+the error comes within about one request's retry budget instead of after every chunk spent
+its attempts.
 """
 
 from __future__ import annotations
@@ -37,17 +44,20 @@ from .._transport.translate import TRANSPORT_ERRORS, Context
 from .._wire.item_size import check_item_size
 from .base import SessionBase
 from .keys import MISSING, key_from_object, key_from_values, key_of_item, key_values
+from .locking import never_zero
 
 __all__ = [
     "BATCH_WRITE_SIZE",
     "DEFAULT_ATTEMPTS",
     "BatchStats",
     "BatchWriter",
+    "Outage",
     "Write",
     "backoff",
     "check_options",
     "incomplete",
     "is_transient",
+    "is_unreachable",
     "key_id",
     "prepare_delete",
     "prepare_put",
@@ -58,6 +68,7 @@ __all__ = [
 
 _log = logging.getLogger("dynamorm_async")
 P = TypeVar("P")
+R = TypeVar("R")
 
 BATCH_WRITE_SIZE = 25  # DynamoDB's limit of requests per BatchWriteItem
 DEFAULT_ATTEMPTS = 10
@@ -67,6 +78,11 @@ _MAX_DELAY = 5.0
 _TRANSIENT_CODES = frozenset(
     {"InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException"}
 ) | frozenset(TRANSPORT_ERRORS)
+# Transport errors that say the endpoint cannot be reached: no connection could be made (or
+# it was reset), or nothing came back in time. A connection closed before the answer, or an
+# unexpected client error, is left to the retries: a load balancer recycling connections
+# causes those, and a server that died shows up as refused connections on botocore's retries.
+_UNREACHABLE_CODES = frozenset(TRANSPORT_ERRORS) - {"ConnectionClosedError", "HTTPClientError"}
 
 
 @attrs.define
@@ -101,6 +117,44 @@ def is_transient(error: DynamORMError) -> bool:
         return False
     # A 5xx without a JSON body has only its status as the code ("502").
     return error.code in _TRANSIENT_CODES or (error.code.isdigit() and error.code[0] == "5")
+
+
+def is_unreachable(error: DynamORMError) -> bool:
+    """Whether the request got no answer because the endpoint cannot be reached."""
+    return isinstance(error, RequestFailed) and error.code in _UNREACHABLE_CODES
+
+
+class Outage:
+    """Shared by the requests of one batch: the first one that finds the endpoint unreachable
+    (after botocore's own retries) stops the batch. No request is sent after that, the
+    requests in flight are given up, and ``error`` is what stopped it."""
+
+    __slots__ = ("_stopped", "error")
+
+    def __init__(self) -> None:
+        self.error: DynamORMError | None = None
+        self._stopped: asyncio.Future[None] | None = None
+
+    def stopped(self) -> asyncio.Future[None]:
+        """A future that is done once the batch is stopped (made on the running loop)."""
+        if self._stopped is None:
+            self._stopped = asyncio.get_running_loop().create_future()
+            if self.error is not None:
+                self._stopped.set_result(None)
+        return self._stopped
+
+    def stop(self, error: DynamORMError) -> None:
+        """Stop the batch because of ``error``; the first error is kept."""
+        if self.error is not None:
+            return
+        self.error = error
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
+
+    def reset(self) -> None:
+        """Allow requests again (only when none is in flight)."""
+        self.error = None
+        self._stopped = None
 
 
 def check_options(concurrency: int, max_attempts: int) -> None:
@@ -156,10 +210,12 @@ def _one_table(info: ModelInfo, table_name: str | None, seen: dict[type, None]) 
 def prepare_put(
     session: SessionBase, obj: Any, table_name: str | None, seen: dict[type, None]
 ) -> Write:
-    """The checked PutRequest of ``obj``, written as it is (no version, no timestamps)."""
+    """The checked PutRequest of ``obj``, written as it is (no version check, no timestamps),
+    except that version 0 is stored as 1."""
     info = session._model_of(obj, "batch_write")
     _one_table(info, table_name, seen)
     item = session.converter.dump_item(obj)  # refuses a missing, None or empty key too
+    never_zero(info, item)
     key = key_of_item(info, item)
     table = session.table_name(info.cls, table_name)
     check_item_size(
@@ -198,25 +254,39 @@ async def retry_chunk(
     send_once: Callable[[list[P]], Awaitable[list[P]]],
     max_attempts: int,
     stats: BatchStats,
+    outage: Outage | None = None,
 ) -> tuple[list[P], DynamORMError | None, int]:
     """Send one chunk with ``send_once`` (which returns what was left unprocessed) until
     nothing is left or the attempts are spent, with backoff between attempts.
 
     Returns what was left, the error that ended the last attempt (None when DynamoDB only
     left work unprocessed) and how many retries were made. An error a retry cannot fix ends
-    the chunk at once.
+    the chunk at once; an unreachable endpoint stops ``outage`` (the batch's, shared by its
+    chunks), and a stopped batch ends the chunk at once, its attempt in flight given up.
     """
+    outage = Outage() if outage is None else outage
+    stopped = outage.stopped()
     retries = 0
     error: DynamORMError | None = None
     for attempt in range(max_attempts):
         if attempt:
+            await asyncio.wait([stopped], timeout=backoff(attempt - 1))
+        if outage.error is not None:
+            return pending, outage.error, retries
+        if attempt:
             retries += 1
             stats.retries += 1
-            await asyncio.sleep(backoff(attempt - 1))
         stats.requests += 1
+        sent = await _unless_stopped(send_once(pending), stopped)
+        if sent is None:  # given up: what it sent may or may not be written
+            assert outage.error is not None
+            return pending, outage.error, retries
         try:
-            pending = await send_once(pending)
+            pending = sent.result()
         except DynamORMError as exc:
+            if is_unreachable(exc):
+                outage.stop(exc)
+                return pending, exc, retries
             if not is_transient(exc):
                 return pending, exc, retries
             error = exc
@@ -228,11 +298,34 @@ async def retry_chunk(
     return pending, error, retries
 
 
+async def _unless_stopped(
+    request: Awaitable[R], stopped: asyncio.Future[None]
+) -> asyncio.Future[R] | None:
+    """Run ``request`` until it ends (its finished task is returned) or ``stopped`` is done
+    (None: the request was cancelled). The request never outlives the call, also when the
+    caller is cancelled."""
+    task = asyncio.ensure_future(request)
+    given_up = False
+    try:
+        either: list[asyncio.Future[Any]] = [task, stopped]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            given_up = True
+            task.cancel()
+            await asyncio.wait([task])
+    return None if given_up and task.cancelled() else task
+
+
 async def send_writes(
-    session: SessionBase, writes: list[Write], max_attempts: int, stats: BatchStats
+    session: SessionBase,
+    writes: list[Write],
+    max_attempts: int,
+    stats: BatchStats,
+    outage: Outage | None = None,
 ) -> tuple[list[Write], DynamORMError | None, int]:
     """Send one chunk (at most 25 writes, no key twice) until done or out of attempts; see
-    ``retry_chunk`` for what is returned."""
+    ``retry_chunk`` for what is returned and for ``outage``."""
 
     async def send_once(pending: list[Write]) -> list[Write]:
         request: dict[str, list[dict[str, Any]]] = {}
@@ -244,7 +337,7 @@ async def send_writes(
         )
         return _unprocessed(pending, response.get("UnprocessedItems") or {})
 
-    return await retry_chunk(writes, send_once, max_attempts, stats)
+    return await retry_chunk(writes, send_once, max_attempts, stats, outage)
 
 
 def _unprocessed(sent: list[Write], unprocessed: Mapping[str, Any]) -> list[Write]:
@@ -306,16 +399,21 @@ class BatchWriter:
                 await w.put(Thing(row.name, row.size))   # waits while the writer is busy
             await w.delete((Thing, "old", 1))
 
-    Writes are unconditional, as with ``batch_write``: objects are stored exactly as they are
-    (no version check or bump, no timestamps). Within a batch of 25 the same key is written
-    once (the later write wins), and a key waits for its earlier write still in flight, so
-    writes of one key land in the order they were made.
+    Writes are unconditional, as with ``batch_write``: objects are stored as they are (no
+    version check, no timestamps), except that a version of 0 is stored as 1; the objects
+    themselves are not changed. Within a batch of 25 the same key is written once (the later
+    write wins), and a key waits for its earlier write still in flight, so writes of one key
+    land in the order they were made. Retries follow ``batch_write``'s; when the endpoint
+    cannot be reached, the writer sends nothing more and every write from then on fails at
+    once, until the failure is reported.
 
     Leaving the block sends what is buffered and waits for every request, also when the block
-    raised or was cancelled (the final flush runs to its end even then); then, if any write
-    could not be made, ``BatchIncomplete`` is raised with every unwritten item. An exception
-    from the block is kept as its ``__context__``; a cancellation is not swallowed (the
-    failure is logged instead). ``retries`` and ``written`` count what happened.
+    raised an exception (kept as the ``__context__`` of what is raised next); then, if any
+    write could not be made, ``BatchIncomplete`` is raised with every unwritten item. A
+    cancellation (a caller's ``asyncio.timeout`` too), in the block or while leaving it,
+    stops the writer at once: nothing more is sent, the requests in flight are cancelled, the
+    writes not made are logged, and the cancellation goes on. ``retries`` and ``written``
+    count what happened.
     """
 
     def __init__(
@@ -333,6 +431,7 @@ class BatchWriter:
         self._table_name = table_name
         self._max_attempts = max_attempts
         self._slots = asyncio.Semaphore(concurrency)
+        self._outage = Outage()
         self._buffer: dict[tuple[str, tuple[Any, ...]], Write] = {}
         self._inflight: dict[tuple[str, tuple[Any, ...]], asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Future[None]] = set()
@@ -356,25 +455,15 @@ class BatchWriter:
         tb: TracebackType | None,
     ) -> None:
         self._state = "closed"
-        # A task of its own, so that a cancellation of the caller cannot cut the flush short:
-        # every buffered write is sent and no request is left running after the block.
-        final = asyncio.ensure_future(self._drain())
-        cancelled = False
-        while not final.done():
-            try:
-                await asyncio.shield(final)
-            except asyncio.CancelledError:
-                cancelled = True
-        failure = self._failure()
-        if cancelled or (exc is not None and not isinstance(exc, Exception)):
-            if not final.cancelled() and final.exception() is not None:
-                _log.error("BatchWriter failed while flushing", exc_info=final.exception())
-            if failure is not None:
-                _log.error("BatchWriter cancelled with writes left undone: %s", failure)
-            if cancelled:
-                raise asyncio.CancelledError
+        if exc is not None and not isinstance(exc, Exception):
+            await self._stop()  # cancelled (or interrupted) in the block: send nothing more
             return
-        final.result()  # a bug in the writer itself must not pass silently
+        try:
+            await self._drain()
+        except BaseException:
+            await self._stop()  # cancelled while flushing, e.g. by the caller's timeout
+            raise
+        failure = self._failure()
         if failure is not None:
             raise failure
 
@@ -452,9 +541,9 @@ class BatchWriter:
             if before:  # an earlier write of one of these keys is still being sent
                 await asyncio.wait(before)
             left, error, retries = await send_writes(
-                self._session, chunk, self._max_attempts, self._stats
+                self._session, chunk, self._max_attempts, self._stats, self._outage
             )
-        except asyncio.CancelledError:  # only when the loop goes away: still report them
+        except asyncio.CancelledError:  # the writer stopped, or the loop goes away
             self._unwritten.extend(chunk)
             raise
         except Exception as exc:  # not a DynamoDB error: report the chunk as unwritten
@@ -472,12 +561,38 @@ class BatchWriter:
         while self._tasks:
             await asyncio.wait(set(self._tasks))
 
+    async def _stop(self) -> None:
+        """Stop at once: the buffer is dropped, the requests in flight are cancelled (and
+        awaited, so none outlives the writer), and the writes not made are logged, since the
+        cancellation that got here cannot carry them."""
+        self._unwritten.extend(self._buffer.values())
+        self._buffer.clear()
+        for task in self._tasks:
+            task.cancel()
+        cancelled = False
+        while self._tasks:
+            try:
+                await asyncio.wait(set(self._tasks))
+            except asyncio.CancelledError:
+                cancelled = True  # cancelled again: the tasks are ending, wait for them
+        if self._unwritten:
+            _log.error(
+                "BatchWriter stopped: %d writes not made (or not confirmed), %d written",
+                len(self._unwritten),
+                self.written,
+            )
+        self._unwritten, self._error = [], None
+        self._outage.reset()
+        if cancelled:
+            raise asyncio.CancelledError
+
     def _failure(self) -> BatchIncomplete | None:
         """The ``BatchIncomplete`` for the writes failed since the last one; None if none."""
         if not self._unwritten:
             return None
         unwritten, error = self._unwritten, self._error
         self._unwritten, self._error = [], None
+        self._outage.reset()  # reported: later writes may try the endpoint again
         return incomplete(
             "BatchWriteItem", [w.original for w in unwritten], self.written, error, "writes"
         )

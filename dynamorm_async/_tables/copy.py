@@ -29,7 +29,15 @@ from typing import Any
 from .._errors import MigrationError, ValidationError
 from .._model.models import ModelInfo
 from .._ops.base import SessionBase
-from .._ops.batch_writer import BATCH_WRITE_SIZE, BatchStats, Write, incomplete, key_id, send_writes
+from .._ops.batch_writer import (
+    BATCH_WRITE_SIZE,
+    BatchStats,
+    Outage,
+    Write,
+    incomplete,
+    key_id,
+    send_writes,
+)
 from .._ops.keys import key_of_item
 from .._ops.locking import never_zero
 from .._transport.translate import Context
@@ -105,6 +113,9 @@ class Copy:
         self.failures: list[Failure] = []
         self.fatal: tuple[BaseException, dict[str, Any] | None] | None = None
         self.stats = BatchStats()
+        # One for the whole copy: the first chunk that finds the endpoint unreachable stops
+        # every other chunk's retries at once, so the copy fails within one retry budget.
+        self.outage = Outage()
         self.started = 0.0
 
     # -- the run ---------------------------------------------------------------------------
@@ -238,7 +249,7 @@ class Copy:
         async def send(chunk: list[Write]) -> None:
             async with self.gate:
                 left, error, _ = await send_writes(
-                    self.session, chunk, self.max_attempts, self.stats
+                    self.session, chunk, self.max_attempts, self.stats, self.outage
                 )
             counts.written += len(chunk) - len(left)
             if not left:

@@ -12,6 +12,12 @@ per test, therefore needs one client per loop. ``Clients`` keeps one entry per r
   "Unclosed client session" warnings and no work for the caller;
 - ``close()`` closes every entry it can reach and refuses further requests.
 
+Credentials are resolved by the botocore session once and shared by every loop's client: a
+Lambda's environment credentials cost nothing per invocation. Refreshable credentials
+(container, instance, assume-role, SSO) guard their refresh with an ``asyncio.Lock``, which
+binds to the first loop that waits on it and then fails on every other loop; the shared
+object gets a lock per loop instead (``_LoopLocks``), so a refresh on one loop serves all.
+
 aiobotocore is imported here only inside functions, so importing the package stays cheap.
 """
 
@@ -19,10 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
+import threading
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from .._errors import SessionClosed, SessionError
+from .._errors import SessionClosed, SessionError, scrub
+from .translate import CREDENTIAL_ERRORS, mro_names, scrub_exception
 
 __all__ = ["ClientOptions", "Clients", "default_config"]
 
@@ -114,7 +123,18 @@ class Clients:
         self.state = "unopened"  # -> "open" on the first client -> "closed" on close()
         self._entries: dict[asyncio.AbstractEventLoop, _Entry] = {}
         self._aio_session: Any = None
+        self._credentials: Any = None  # what the last client opened signs with
         self._closing: asyncio.Future[None] | None = None
+
+    def secrets(self) -> tuple[str | None, ...]:
+        """The credentials requests are signed with, to keep them out of error messages."""
+        given = self.options.credentials
+        return (
+            given.get("aws_access_key_id"),
+            given.get("aws_secret_access_key"),
+            given.get("aws_session_token"),
+            *_credential_values(self._credentials),
+        )
 
     def check_open(self) -> None:
         """Raise ``SessionClosed`` when the session was closed."""
@@ -154,7 +174,7 @@ class Clients:
                 self.state = "open"
         return entry.client
 
-    def _client_context(self) -> Any:
+    def _client_context(self) -> _Opening:
         o = self.options
         config = default_config()
         if o.config is not None:
@@ -163,12 +183,23 @@ class Clients:
         if o.region is not None:
             kwargs["region_name"] = o.region
         if o.aioboto3_session is not None:
-            return _translated(o.aioboto3_session.client("dynamodb", **kwargs))
+            aioboto3_session = o.aioboto3_session
+            return _Opening(self, lambda: aioboto3_session.client("dynamodb", **kwargs))
         if self._aio_session is None:
             self._aio_session = o.botocore_session or _new_aio_session(o.profile)
+        session = self._aio_session
         kwargs.update(o.credentials)
-        own = o.botocore_session is None
-        return _translated(self._aio_session.create_client("dynamodb", **kwargs), own=own)
+        return _Opening(
+            self,
+            lambda: session.create_client("dynamodb", **kwargs),
+            own=o.botocore_session is None,
+        )
+
+    def signs_with(self, credentials: Any) -> None:
+        """Note the credentials a new client signs with, and make them work on every loop."""
+        if credentials is not None:
+            _share_across_loops(credentials)
+        self._credentials = credentials
 
     def forget(self, entry: _Entry) -> None:
         if self._entries.get(entry.loop) is entry:
@@ -226,30 +257,106 @@ def _new_aio_session(profile: str | None) -> Any:
     return session
 
 
-class _translated:
-    """Enter a client context, turning configuration errors into ``SessionError``.
+class _LoopLocks:
+    """``asyncio.Lock``'s interface (``locked()``, ``async with``) with one lock per event
+    loop, for credentials shared by the clients of many loops: coroutines of one loop wait
+    for that loop's refresh, and no loop ever waits on a lock bound to another."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._guard = threading.Lock()  # loops in several threads add their locks at once
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            with self._guard:
+                lock = self._locks.setdefault(loop, asyncio.Lock())
+        return lock
+
+    def locked(self) -> bool:
+        return self._lock().locked()
+
+    async def __aenter__(self) -> None:
+        await self._lock().acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lock().release()
+
+
+def _share_across_loops(credentials: Any) -> None:
+    """Give refreshable credentials a lock per loop in place of their one ``asyncio.Lock``.
+
+    aiobotocore creates that lock in ``_create_lock`` and only ever uses it through
+    ``locked()`` and ``async with``, which ``_LoopLocks`` provides. Values stay shared, so a
+    refresh on one loop is seen by the others, and a session passed in gets the same fix.
+    """
+    if isinstance(getattr(credentials, "_refresh_lock", None), asyncio.Lock):
+        credentials._refresh_lock = _LoopLocks()
+
+
+def _credential_values(credentials: Any) -> tuple[str | None, ...]:
+    """Access key id, secret and token of resolved credentials, read without a refresh."""
+    if credentials is None:
+        return ()
+    if hasattr(credentials, "_refresh_using"):
+        # Refreshable credentials refuse plain attribute access; the set in use is here.
+        credentials = getattr(credentials, "_frozen_credentials", None)
+        if credentials is None:
+            return ()
+    return tuple(getattr(credentials, name, None) for name in ("access_key", "secret_key", "token"))
+
+
+class _Opening:
+    """Open a client, turning configuration errors (region, credentials) into
+    ``SessionError``, and share its credentials across loops.
 
     A class, not an ``asynccontextmanager``: a loop's shutdown finalises every async
     generator at once, and a generator-based context would be closed by the loop while
     ``_guard`` is still exiting it.
     """
 
-    def __init__(self, context: Any, *, own: bool = False) -> None:
-        self.context = context
+    def __init__(self, clients: Clients, create: Callable[[], Any], *, own: bool = False) -> None:
+        self.clients = clients
+        self.create = create
         self.own = own  # a client of a botocore session the Session created itself
+        self.context: Any = None
 
     async def __aenter__(self) -> Any:
-        from botocore.exceptions import NoRegionError, PartialCredentialsError, ProfileNotFound
+        from botocore.exceptions import InvalidRegionError, NoRegionError
 
         try:
+            self.context = self.create()
             client = await self.context.__aenter__()
         except NoRegionError as exc:
             raise SessionError(
                 "no AWS region: pass Session(region=...), set AWS_DEFAULT_REGION or give the "
                 "profile a region"
             ) from exc
-        except (PartialCredentialsError, ProfileNotFound) as exc:
-            raise SessionError(f"cannot open a DynamoDB client: {exc}") from exc
+        except InvalidRegionError as exc:
+            region = exc.kwargs.get("region_name")
+            raise SessionError(
+                f"{region!r} is not an AWS region name (such as 'eu-west-1'): check "
+                "Session(region=...), AWS_REGION / AWS_DEFAULT_REGION and the profile's region"
+            ) from exc
+        except Exception as exc:
+            # Opening a client resolves the credentials: a credentials endpoint that cannot
+            # be reached or answers nonsense, a profile that does not exist, bad settings.
+            secrets = self.clients.secrets()
+            scrub_exception(exc, secrets)
+            detail = scrub(f"{type(exc).__name__}: {exc}", secrets)
+            if mro_names(exc) & set(CREDENTIAL_ERRORS):
+                raise SessionError(f"cannot load AWS credentials: {detail}") from exc
+            raise SessionError(
+                "cannot open a DynamoDB client (resolving its region, credentials and "
+                f"configuration): {detail}"
+            ) from exc
+        # The credentials this client signs with, as botocore resolved them for it (the
+        # session's cached object, or the ones given), read without resolving them again.
+        get_credentials = getattr(client, "_get_credentials", None)
+        self.clients.signs_with(get_credentials() if get_credentials is not None else None)
         if self.own:
             from .request_serializer import install
 

@@ -2,11 +2,14 @@
 
 One table maps codes to classes (as aiodynamo does); the botocore exception is always chained
 by the caller (``raise translate(exc, ...) from exc``). Messages name the operation, the
-table and the key; DynamoDB's own message is kept, credentials never appear.
+table and the key; DynamoDB's own message is kept, credentials never appear: a server may
+echo the signed request (its access key id and session token) in its message, so the
+credentials are scrubbed from what we build and from the botocore exception we chain.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .._errors import (
@@ -20,9 +23,19 @@ from .._errors import (
     Throttled,
     TransactionCanceled,
     ValidationError,
+    scrub,
 )
 
-__all__ = ["CHECKSUM_MISMATCH", "TRANSPORT_ERRORS", "Context", "damaged_answer", "translate"]
+__all__ = [
+    "CHECKSUM_MISMATCH",
+    "CREDENTIAL_ERRORS",
+    "TRANSPORT_ERRORS",
+    "Context",
+    "damaged_answer",
+    "mro_names",
+    "scrub_exception",
+    "translate",
+]
 
 _BY_CODE: dict[str, type[RequestFailed]] = {
     "ConditionalCheckFailedException": ConditionFailed,
@@ -43,7 +56,22 @@ TRANSPORT_ERRORS = (
     "ProxyConnectionError",
     "SSLError",
 )
-_SETUP = ("NoCredentialsError", "PartialCredentialsError", "NoRegionError", "ProfileNotFound")
+# botocore exceptions about credentials: raised when a client opens, or by the signer when
+# refreshing them fails (a credentials endpoint that is gone, an expired SSO login).
+CREDENTIAL_ERRORS = (
+    "NoCredentialsError",
+    "PartialCredentialsError",
+    "CredentialRetrievalError",
+    "UnknownCredentialError",
+    "RefreshWithMFAUnsupportedError",
+    "MetadataRetrievalError",
+    "TokenRetrievalError",
+    "SSOTokenLoadError",
+    "UnauthorizedSSOTokenError",
+)
+_SETUP = (*CREDENTIAL_ERRORS, "NoRegionError", "InvalidRegionError", "ProfileNotFound")
+# The roots of botocore's exceptions: nothing else is translated, or scrubbed in place.
+_BOTOCORE_ROOTS = {"ClientError", "BotoCoreError"}
 
 
 class Context:
@@ -62,7 +90,9 @@ class Context:
         return f"{self.operation}{where}{key}"
 
 
-def _mro_names(exc: BaseException) -> set[str]:
+def mro_names(exc: BaseException) -> set[str]:
+    """The names of ``exc``'s classes: botocore's exceptions are matched by name, so that
+    nothing here imports botocore."""
     return {cls.__name__ for cls in type(exc).__mro__}
 
 
@@ -85,10 +115,21 @@ def damaged_answer(response: dict[str, Any], ctx: Context) -> RequestFailed:
     )
 
 
-def translate(exc: BaseException, ctx: Context) -> DynamORMError | None:
-    """The ``DynamORMError`` for a botocore exception; None for anything else (re-raise it)."""
+def translate(
+    exc: BaseException, ctx: Context, secrets: Iterable[str | None] = ()
+) -> DynamORMError | None:
+    """The ``DynamORMError`` for a botocore exception; None for anything else (re-raise it).
+
+    ``secrets`` are the credentials the request was signed with: they, and what a signed
+    request carries, are scrubbed from the error built and from ``exc`` itself (which the
+    caller chains), so neither holds them.
+    """
+    names = mro_names(exc)
+    if not names & _BOTOCORE_ROOTS:
+        return None
+    secrets = tuple(secrets)
+    scrub_exception(exc, secrets)
     response = getattr(exc, "response", None)
-    names = _mro_names(exc)
     if isinstance(response, dict) and "ClientError" in names:
         return _from_response(response, ctx)
     if names & set(_SETUP):
@@ -109,6 +150,31 @@ def translate(exc: BaseException, ctx: Context) -> DynamORMError | None:
             table=ctx.table,
         )
     return None
+
+
+def scrub_exception(exc: BaseException, secrets: Iterable[str | None]) -> None:
+    """Remove credentials from a botocore exception in place: its message (``args``), the
+    values its message was formatted from (``kwargs``) and the error answer it holds
+    (``response``; a stored ``Item`` in it is data, left as it is)."""
+    secrets = tuple(secrets)
+    exc.args = tuple(scrub(a, secrets) if isinstance(a, str) else a for a in exc.args)
+    fields = getattr(exc, "kwargs", None)
+    if isinstance(fields, dict):
+        for name, value in fields.items():
+            if isinstance(value, str):
+                fields[name] = scrub(value, secrets)
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        _scrub_tree(response, secrets)
+
+
+def _scrub_tree(node: Any, secrets: tuple[str | None, ...]) -> None:
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in list(items):
+        if isinstance(value, str):
+            node[key] = scrub(value, secrets)
+        elif isinstance(value, (dict, list)) and key != "Item":
+            _scrub_tree(value, secrets)
 
 
 def _from_response(response: dict[str, Any], ctx: Context) -> DynamORMError:

@@ -18,7 +18,7 @@ import math
 import random
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,8 @@ _JSON_TYPE = "application/x-amz-json-1.0"
 
 JSONObject = dict[str, Any]
 Rewrite = Callable[[JSONObject, JSONObject], JSONObject]
+# Builds an error message from the request's headers, as a server that echoes them would.
+Echo = Callable[[Mapping[str, str]], str]
 
 
 @dataclass
@@ -47,7 +49,7 @@ class _Rule:
     operation: str | None
     times: int | None
     seconds: float = 0.0
-    error: tuple[int, bytes] | None = None
+    error: tuple[int, str, str | Echo] | None = None  # "fail": status, code, message
     fn: Rewrite | None = None
     fraction: float = 1.0  # "split": the part of each table's requests forwarded
     probability: float = 1.0  # the chance that the rule applies to a matching request
@@ -185,19 +187,25 @@ class FaultProxy:
         *,
         code: str = "ProvisionedThroughputExceededException",
         status: int = 400,
-        message: str | None = None,
+        message: str | Echo | None = None,
         times: int | None = 1,
         probability: float = 1.0,
     ) -> None:
         """Answer matching requests with a DynamoDB error, without contacting upstream.
 
+        ``message`` may be a function of the request's headers, for a server whose error
+        messages echo the signed request (its ``Authorization``, ``X-Amz-Security-Token``).
+
         >>> proxy.fail("PutItem", times=2)  # throttled twice  # doctest: +SKIP
         >>> proxy.fail(None, code="InternalServerError", status=500)  # doctest: +SKIP
         >>> proxy.fail("BatchWriteItem", times=None, probability=0.1)  # doctest: +SKIP
+        >>> proxy.fail("GetItem", code="UnrecognizedClientException",  # doctest: +SKIP
+        ...            message=lambda headers: f"bad signature: {headers['Authorization']}")
         """
         text = message if message is not None else f"{code} injected by FaultProxy"
-        body = json.dumps({"__type": _ERROR_TYPE_PREFIX + code, "message": text}).encode()
-        self._add(_Rule("fail", operation, times, error=(status, body), probability=probability))
+        self._add(
+            _Rule("fail", operation, times, error=(status, code, text), probability=probability)
+        )
 
     def drop(
         self, operation: str | None, *, times: int | None = 1, probability: float = 1.0
@@ -344,9 +352,12 @@ class FaultProxy:
                     request.transport.close()
                 return web.Response(status=500)
             elif rule.error is not None:
-                status, error = rule.error
-                headers = {"Content-Type": _JSON_TYPE, "x-amz-crc32": _crc32(error)}
-                return web.Response(status=status, body=error, headers=headers)
+                status, code, text = rule.error
+                message = text(request.headers) if callable(text) else text
+                error = json.dumps({"__type": _ERROR_TYPE_PREFIX + code, "message": message})
+                answer = error.encode()
+                headers = {"Content-Type": _JSON_TYPE, "x-amz-crc32": _crc32(answer)}
+                return web.Response(status=status, body=answer, headers=headers)
 
         forwarded = body
         held: JSONObject = {}  # table -> requests (or keys) held back by a split rule
