@@ -72,6 +72,7 @@ SCENARIOS = (
     Scenario("first_request", "first_request/bench_first_request.py", True, 600),
     Scenario("converter", "converter/bench_converter.py", False, 600),
     Scenario("per_request", "per_request/bench_per_request.py", True, 900),
+    Scenario("observe", "observe/bench_observe.py", True, 600),
     Scenario("read_path", "read_path/bench_read.py", True, 900),
     Scenario("write_path", "write_path/bench_write.py", True, 900),
     Scenario("copy", "copy/bench_copy.py", True, 1200),

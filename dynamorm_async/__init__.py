@@ -63,6 +63,8 @@ from ._model.models import (
     model,
     model_info,
 )
+from ._observe.events import Capacity, CapacityTotals, RequestEvent, Units
+from ._observe.observers import Usage
 from ._ops.batch_writer import BatchStats, BatchWriter
 from ._ops.queries import Page, Query, Scan
 from ._ops.transactions import Transaction
@@ -113,6 +115,8 @@ __all__ = [
     "BatchStats",
     "BatchWriter",
     "CancellationReason",
+    "Capacity",
+    "CapacityTotals",
     "Condition",
     "ConditionFailed",
     "Converter",
@@ -135,6 +139,7 @@ __all__ = [
     "Progress",
     "Provisioned",
     "Query",
+    "RequestEvent",
     "RequestFailed",
     "Scan",
     "SchemaMismatch",
@@ -151,6 +156,8 @@ __all__ = [
     "Throttled",
     "Transaction",
     "TransactionCanceled",
+    "Units",
+    "Usage",
     "ValidationError",
     "Verification",
     "VersionConflict",

@@ -9,11 +9,15 @@ and it loads the table manager (``_tables``) on first use of ``db.tables``.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ValidationError
+from ._observe.events import CapacityTotals, RequestEvent
+from ._observe.observers import Observers, Usage
 from ._ops.batch import BatchOperations
 from ._ops.batch_writer import BatchStats
 from ._ops.items import ItemOperations
@@ -59,6 +63,11 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
     ``cursor_key`` (16 to 64 random bytes, the same on every instance of a service) makes
     the pagination cursors of ``page()`` unforgeable; without it they still refuse edits
     and cursors of other queries.
+
+    ``on_request`` (a callable, sync or async, or a list of them) gets a ``RequestEvent``
+    after every request; ``consumed_capacity=True`` asks DynamoDB for the consumed capacity
+    of every request (as a callback or a tracer does) and keeps it in ``db.capacity``.
+    Without either, requests are sent exactly as they would be without them.
     """
 
     def __init__(
@@ -76,6 +85,10 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
         aioboto3_session: Any = None,
         converter: Converter | None = None,
         cursor_key: bytes | str | None = None,
+        on_request: Callable[[RequestEvent], Any]
+        | Sequence[Callable[[RequestEvent], Any]]
+        | None = None,
+        consumed_capacity: bool = False,
     ) -> None:
         if not isinstance(table_prefix, str) or not _PREFIX.fullmatch(table_prefix):
             raise ValidationError(
@@ -121,7 +134,17 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
                 aioboto3_session=aioboto3_session,
             )
         )
-        super().__init__(clients, converter or default_converter(), table_prefix)
+        observers = Observers(consumed_capacity=bool(consumed_capacity))
+        callbacks = on_request if isinstance(on_request, Sequence) else [on_request]
+        for callback in callbacks:
+            if callback is None:
+                continue
+            if not callable(callback):
+                raise ValidationError(
+                    f"on_request takes a callable or a list of them, got {callback!r:.60}"
+                )
+            observers.add_callback(callback)
+        super().__init__(clients, converter or default_converter(), table_prefix, observers)
         self.cursor_key = cursor_key
         self._batch_stats = BatchStats()
         self._tables: TableManager | None = None
@@ -167,6 +190,33 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    # -- what the requests cost ----------------------------------------------------------
+
+    @property
+    def capacity(self) -> CapacityTotals:
+        """Running totals of the consumed capacity, per table, of the requests made while
+        someone watched (``on_request``, a tracer, ``consumed_capacity=True``, or a
+        ``track_capacity()`` block)::
+
+            db = Session(consumed_capacity=True)
+            ...
+            print(db.capacity.tables["orders"].write, db.capacity.read)
+        """
+        return self._observers.capacity
+
+    @contextlib.contextmanager
+    def track_capacity(self) -> Iterator[Usage]:
+        """Add up the capacity the requests made inside the block consumed (in this task
+        and the tasks started in it), asking DynamoDB for it meanwhile::
+
+            with db.track_capacity() as usage:
+                await db.put(order)
+                await db.query(Order, "c1").count()
+            print(usage.read_units, usage.write_units)
+        """
+        with self._observers.budget(), self._observers.work("track_capacity") as usage:
+            yield usage
 
     # -- names and tables ----------------------------------------------------------------
 

@@ -17,14 +17,16 @@ LAYERS = (
     "_wire",  # attrs <-> AttributeValue
     "_expr",  # conditions, their compiler, update actions
     "_transport",  # the aiobotocore client and what we plug into botocore
+    "_observe",  # request events, consumed capacity, tracers, units of work
     "_ops",  # SessionBase and the session's operations
     "_tables",  # the table manager and data migrations, on SessionBase
     "_session",  # Session: the operations, the life cycle and db.tables
     "__init__",  # the public face
+    "telemetry",  # the OpenTelemetry integration (an optional extra)
     "testing",  # the public test helpers
 )
 ROOT = Path(dynamorm_async.__file__).parent
-TOP_LEVEL_MODULES = {"__init__.py", "_errors.py", "_session.py"}
+TOP_LEVEL_MODULES = {"__init__.py", "_errors.py", "_session.py", "telemetry.py"}
 
 
 def module_name(package_dir: Path, path: Path) -> str:

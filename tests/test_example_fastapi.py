@@ -253,6 +253,54 @@ async def test_two_hundred_concurrent_creates_and_gets_all_succeed(
     assert listed == 100 + 20
 
 
+CAPACITY = "X-DynamoDB-Capacity"
+
+
+def capacity(answer: httpx.Response) -> dict[str, float]:
+    """The ``X-DynamoDB-Capacity`` header (``read=0.5; write=1``) as numbers."""
+    pairs = (part.split("=") for part in answer.headers[CAPACITY].split("; "))
+    return {name: float(units) for name, units in pairs}
+
+
+async def test_each_response_reports_the_capacity_its_request_consumed(
+    api: httpx.AsyncClient, dynamodb_engine: str
+) -> None:
+    """Every response carries the capacity units DynamoDB reported for the requests made
+    while answering it, its own only, also when many are answered at once.
+
+    The figures are DynamoDB's for items this small (under 1 KB): a write costs 1 write unit,
+    an eventually consistent read 0.5 read units, found or not. Both local engines report
+    them so for PutItem and GetItem; for UpdateItem moto reports 0.5 where DynamoDB (and
+    DynamoDB Local) report 1."""
+    created = await api.post(ORDERS.format("c1"), json=order_body(2))  # PutItem
+    assert created.status_code == 201
+    assert created.headers[CAPACITY] == "read=0; write=1"
+    url = f"{ORDERS.format('c1')}/{created.json()['order_id']}"
+    found = await api.get(url)  # GetItem
+    assert found.status_code == 200 and capacity(found) == {"read": 0.5, "write": 0}
+    missing = await api.get(f"{ORDERS.format('c1')}/nope")  # GetItem, no item: still charged
+    assert missing.status_code == 404 and capacity(missing) == {"read": 0.5, "write": 0}
+    paid = await api.patch(url, json={"status": "paid", "version": 1})  # GetItem, UpdateItem
+    assert paid.status_code == 200
+    assert capacity(paid) == {"read": 0.5, "write": 0.5 if dynamodb_engine == "moto" else 1}
+    # A write its condition refused is charged, but its error carries no ConsumedCapacity.
+    stale = await api.patch(url, json={"status": "shipped", "version": 1})
+    assert stale.status_code == 409 and capacity(stale) == {"read": 0.5, "write": 0}
+    refused = await api.post(ORDERS.format("c1"), json={"lines": []})  # no request made
+    assert refused.status_code == 422 and capacity(refused) == {"read": 0, "write": 0}
+
+    requests = [
+        api.get(url) if n % 2 else api.post(ORDERS.format("c2"), json=order_body(1))
+        for n in range(40)
+    ]
+    answers = await asyncio.gather(*requests)
+    assert [a.status_code for a in answers] == [201, 200] * 20
+    assert [capacity(a) for a in answers] == [
+        {"read": 0, "write": 1},
+        {"read": 0.5, "write": 0},
+    ] * 20
+
+
 # Loads ``fastapi_app.app:app`` as uvicorn would (configured by the environment only), runs
 # its lifespan and places one order.
 _SERVE_ONE = r"""

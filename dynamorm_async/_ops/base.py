@@ -4,6 +4,7 @@ transactions) and the table manager share."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ import attrs
 from .._errors import DeserializationError, ValidationError
 from .._expr.compile import ExpressionContext
 from .._model.models import ModelInfo, is_table_name, model_info
+from .._observe.observers import Observers
 from .._transport.client import Clients
 from .._transport.translate import CHECKSUM_MISMATCH, Context, damaged_answer, translate
 from .._wire.codecs import AttributeValue
@@ -20,6 +22,8 @@ from .._wire.convert import Converter
 from .._wire.hooks import dump_hook
 
 __all__ = ["SessionBase"]
+
+_log = logging.getLogger("dynamorm_async")
 
 _METHODS = {
     "PutItem": "put_item",
@@ -47,10 +51,17 @@ class SessionBase:
     table names and the transport (``_send``). ``Session`` adds the public face (argument
     checks, life cycle, ``db.tables``)."""
 
-    def __init__(self, clients: Clients, converter: Converter, table_prefix: str) -> None:
+    def __init__(
+        self,
+        clients: Clients,
+        converter: Converter,
+        table_prefix: str,
+        observers: Observers | None = None,
+    ) -> None:
         self._clients = clients
         self.converter = converter
         self.table_prefix = table_prefix
+        self._observers = observers or Observers()
         self._names: dict[type, tuple[str, str]] = {}  # model -> (prefix, its table name)
 
     def table_name(self, model: type, table_name: str | None = None) -> str:
@@ -77,6 +88,15 @@ class SessionBase:
 
     async def _send(self, operation: str, params: dict[str, Any], ctx: Context) -> Any:
         client = await self._clients.get()
+        observers = self._observers
+        if observers.active or _log.isEnabledFor(logging.DEBUG):
+            observers.hook(client)
+            return await observers.send(
+                operation, params, ctx, lambda p: self._call(client, operation, p, ctx)
+            )
+        return await self._call(client, operation, params, ctx)
+
+    async def _call(self, client: Any, operation: str, params: dict[str, Any], ctx: Context) -> Any:
         try:
             response = await getattr(client, _METHODS[operation])(**params)
         except Exception as exc:

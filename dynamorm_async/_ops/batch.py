@@ -16,6 +16,7 @@ from typing import Any, TypeVar, overload
 from .._errors import DynamORMError, ValidationError
 from .._expr.compile import ExpressionContext
 from .._model.models import ModelInfo, model_info
+from .._observe.observers import work
 from .._transport.translate import Context
 from .base import SessionBase
 from .batch_writer import (
@@ -154,7 +155,8 @@ class BatchOperations(SessionBase):
                 errors.append(error)
 
         chunks = [order[i : i + BATCH_GET_SIZE] for i in range(0, len(order), BATCH_GET_SIZE)]
-        await run_bounded([partial(read, c) for c in chunks], concurrency)
+        with work(self._observers, "batch_get", table=table, keys=len(order)):
+            await run_bounded([partial(read, c) for c in chunks], concurrency)
         if unread:
             raise incomplete(
                 "BatchGetItem",
@@ -280,7 +282,8 @@ class BatchOperations(SessionBase):
 
         size = BATCH_WRITE_SIZE
         chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
-        await run_bounded([partial(send, c) for c in chunks], concurrency)
+        with work(self._observers, "batch_write", writes=len(ordered)):
+            await run_bounded([partial(send, c) for c in chunks], concurrency)
         if unwritten:
             raise incomplete(
                 "BatchWriteItem",

@@ -40,6 +40,7 @@ from .._errors import (
     whole_number,
 )
 from .._model.models import ModelInfo, model_info
+from .._observe.observers import work
 from .._transport.translate import TRANSPORT_ERRORS, Context
 from .._wire.item_size import check_item_size
 from .base import SessionBase
@@ -556,10 +557,11 @@ class BatchWriter:
                 self._error = error
 
     async def _drain(self) -> None:
-        while self._buffer:
-            await self._dispatch()
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        with work(self._session._observers, "batch_writer.flush", buffered=len(self._buffer)):
+            while self._buffer:
+                await self._dispatch()
+            while self._tasks:
+                await asyncio.wait(set(self._tasks))
 
     async def _stop(self) -> None:
         """Stop at once: the buffer is dropped, the requests in flight are cancelled (and

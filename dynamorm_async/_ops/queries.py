@@ -18,6 +18,7 @@ import attrs
 
 from .._errors import ValidationError, whole_number
 from .._model.models import ModelInfo
+from .._observe.observers import work
 from .._transport.translate import Context
 from .base import SessionBase
 from .cursor import cursor_scope, decode_cursor, encode_cursor
@@ -217,7 +218,21 @@ class Scan(_Read[T]):
                 raise
             await queue.put((segment, None))
 
-        tasks = [asyncio.ensure_future(run(s)) for s in range(self._segments)]
+        observers = self._session._observers
+
+        async def watched(segment: int) -> None:
+            with work(observers, "scan.segment", table=self._table, segment=segment):
+                await run(segment)
+
+        async def drive() -> None:
+            # One task holds the scan's unit of work, so its segments nest below it while the
+            # caller's own code between items stays outside.
+            with work(observers, "scan", table=self._table, segments=self._segments):
+                await asyncio.gather(
+                    *(watched(s) for s in range(self._segments)), return_exceptions=True
+                )
+
+        tasks = [asyncio.ensure_future(drive())]
         running, yielded, limit = self._segments, 0, self._limit
         try:
             while running:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +29,7 @@ from typing import Any
 
 from .._errors import MigrationError, ValidationError
 from .._model.models import ModelInfo
+from .._observe.observers import Usage, work
 from .._ops.base import SessionBase
 from .._ops.batch_writer import (
     BATCH_WRITE_SIZE,
@@ -51,6 +53,8 @@ from .migration_report import (
 )
 
 __all__ = ["Copy", "answer_cancellation"]
+
+_log = logging.getLogger("dynamorm_async")
 
 _PROGRESS_EVERY = 0.25  # seconds between on_progress calls
 
@@ -88,6 +92,7 @@ class Copy:
         on_progress: Callable[[Progress], Any] | None,
         total_segments: int,
         starts: dict[int, dict[str, Any] | None],
+        usage: Usage | None = None,
     ) -> None:
         self.session = session
         self.source_table = source_table
@@ -117,6 +122,8 @@ class Copy:
         # every other chunk's retries at once, so the copy fails within one retry budget.
         self.outage = Outage()
         self.started = 0.0
+        self.usage = usage  # what the copy consumed, while someone watches
+        self._last_tick = (0.0, 0)  # (time, scanned) of the last progress, for the rate
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -124,6 +131,28 @@ class Copy:
         """Copy every segment in ``starts``; returns the report, or raises ``MigrationError``
         (``on_error="raise"``). A cancellation ends the copy early and returns the report,
         whose checkpoint resumes it."""
+        _log.info(
+            "copy %r -> %r: %d of %d segments",
+            self.source_table,
+            self.target_table,
+            len(self.starts),
+            self.total_segments,
+        )
+        report = await self._run()
+        _log.info(
+            "copy %r -> %r ended (%s): %d scanned, %d written, %d skipped, %d failed in %.1f s",
+            self.source_table,
+            self.target_table,
+            report.stopped or "complete",
+            report.scanned,
+            report.written,
+            report.skipped,
+            report.failed,
+            report.duration,
+        )
+        return report
+
+    async def _run(self) -> MigrationReport:
         self.started = time.monotonic()
         self.stop = asyncio.Event()
         self.gate = asyncio.Semaphore(self.concurrency)
@@ -172,6 +201,11 @@ class Copy:
         self.stop.set()
 
     async def _segment(self, segment: int) -> None:
+        observers = self.session._observers
+        with work(observers, "copy.segment", table=self.source_table, segment=segment):
+            await self._copy_segment(segment)
+
+    async def _copy_segment(self, segment: int) -> None:
         counts = self.segments[segment]
         key = self.starts[segment]
         params: dict[str, Any] = {
@@ -356,15 +390,24 @@ class Copy:
 
     def progress(self) -> Progress:
         """Counts so far."""
+        now = time.monotonic()
+        scanned = sum(s.scanned for s in self.segments.values())
+        then, before = self._last_tick
+        rate = (scanned - before) / (now - then) if then and now > then else None
+        self._last_tick = (now, scanned)
+        usage = self.usage
         return Progress(
-            scanned=sum(s.scanned for s in self.segments.values()),
+            scanned=scanned,
             written=sum(s.written for s in self.segments.values()),
             skipped=self.skipped,
             failed=len(self.failures),
             retried=self.stats.retries,
             segments_done=sum(s.done for s in self.segments.values()),
             segments=len(self.segments),
-            elapsed=time.monotonic() - self.started,
+            elapsed=now - self.started,
+            read_units=None if usage is None else usage.read_units,
+            write_units=None if usage is None else usage.write_units,
+            current_rate=rate,
         )
 
     async def _tick(self) -> None:
@@ -393,6 +436,8 @@ class Copy:
             checkpoint=checkpoint_of(self.source_table, self.total_segments, self.starts),
             stopped=stopped,
             dry_run=self.dry_run,
+            read_units=p.read_units,
+            write_units=p.write_units,
         )
 
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,11 +30,14 @@ from .._errors import (
     ValidationError,
 )
 from .._model.models import IndexInfo, KeyAttribute, ModelInfo, model_info
+from .._observe.observers import work
 from .._ops.base import SessionBase
 from .._transport.translate import Context
 from .description import Provisioned, TableDescription, parse_description
 
 __all__ = ["TableLifecycle"]
+
+_log = logging.getLogger("dynamorm_async")
 
 _FIRST_DELAY = 0.05
 _MAX_DELAY = 3.0
@@ -129,6 +134,14 @@ class TableLifecycle:
 
     async def _wait(self, name: str, *, deleted: bool, timeout: float) -> TableDescription | None:
         _check_timeout(timeout)
+        state = "gone" if deleted else "ACTIVE"
+        with work(self._session._observers, "table.wait", table=name, until=state):
+            started = time.monotonic()
+            desc = await self._poll(name, deleted=deleted, timeout=timeout)
+        _log.info("table %r is %s (waited %.2f s)", name, state, time.monotonic() - started)
+        return desc
+
+    async def _poll(self, name: str, *, deleted: bool, timeout: float) -> TableDescription | None:
         seen = ["not described yet"]
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -216,6 +229,7 @@ class TableLifecycle:
             deletion_protection=deletion_protection,
         )
         response = await self._call("CreateTable", name, **params)
+        _log.info("created table %r for %s", name, info.cls.__qualname__)
         if not wait:
             return parse_description(response["TableDescription"], None)
         desc = await self._wait(name, deleted=False, timeout=timeout)
@@ -238,6 +252,7 @@ class TableLifecycle:
         assert info.ttl is not None
         spec = {"Enabled": True, "AttributeName": info.field(info.ttl).stored_name}
         await self._call("UpdateTimeToLive", name, TableName=name, TimeToLiveSpecification=spec)
+        _log.info("enabled time to live on table %r, attribute %r", name, spec["AttributeName"])
 
     async def ensure(
         self,
@@ -357,6 +372,7 @@ class TableLifecycle:
                 await self._wait(name, deleted=False, timeout=timeout)
             try:
                 await self._call("DeleteTable", name, TableName=name)
+                _log.info("deleting table %r", name)
             except TableNotFound:
                 if not missing_ok:
                     raise

@@ -17,6 +17,7 @@ import attrs
 
 from .._errors import MigrationError, TableNotFound, ValidationError, whole_number
 from .._model.models import ModelInfo, is_table_name, model_info
+from .._observe.observers import work
 from .._transport.translate import Context
 from .copy import Copy, answer_cancellation
 from .description import KeyElement, TableDescription
@@ -122,58 +123,70 @@ class TableManager(TableLifecycle):
                 "verify=True compares whole tables with what this run wrote: use it on a copy "
                 "of every segment in one run, not with resume= or a subset of segments"
             )
-        try:
-            source_desc, target_keys = await self._copy_tables(
-                source_name, target_name, target_info, dry_run=dry_run
-            )
-        except asyncio.CancelledError:
-            # Cancelled before the first page: answered like a cancellation mid-copy, with a
-            # report whose checkpoint is where this run was asked to start.
-            answer_cancellation()
-            return attrs.evolve(
-                _empty_report(source_name),
-                target=target_name,
-                checkpoint=checkpoint_of(source_name, total, starts),
-                stopped="cancelled",
-                dry_run=dry_run,
-            )
-        run = Copy(
-            session,
-            source_table=source_name,
-            target_table=target_name,
-            source_info=source_info,
-            target_info=target_info,
-            target_keys=target_keys,
-            source_keys=tuple(k.name for k in source_desc.key_schema),
-            transform=transform,
-            raw=raw,
-            on_error=on_error,
-            dry_run=dry_run,
-            concurrency=concurrency,
-            max_attempts=max_attempts,
-            page_size=page_size,
-            deadline=deadline,
-            on_progress=on_progress,
+        observers = session._observers
+        # One unit of work for the whole copy, checks included: its requests and segments
+        # nest below it, and it adds up the capacity they consumed.
+        with work(
+            observers,
+            "copy",
+            source=source_name,
+            target=target_name,
+            segments=len(starts),
             total_segments=total,
-            starts=starts,
-        )
-        report = await run.run()
-        if verify and not dry_run and report.complete:
+        ) as usage:
             try:
-                if target_name == source_name:  # in place: one table, counted once
-                    source_count = target_count = await self._count(source_name, total)
-                else:
-                    source_count, target_count = await asyncio.gather(
-                        self._count(source_name, total), self._count(target_name, total)
-                    )
-            except asyncio.CancelledError:  # the copy is complete: its report, unverified
+                source_desc, target_keys = await self._copy_tables(
+                    source_name, target_name, target_info, dry_run=dry_run
+                )
+            except asyncio.CancelledError:
+                # Cancelled before the first page: answered like a cancellation mid-copy, with a
+                # report whose checkpoint is where this run was asked to start.
                 answer_cancellation()
-                return report
-            expected = source_count if target_name == source_name else report.written
-            report = attrs.evolve(
-                report, verification=Verification(source_count, target_count, expected)
+                return attrs.evolve(
+                    _empty_report(source_name),
+                    target=target_name,
+                    checkpoint=checkpoint_of(source_name, total, starts),
+                    stopped="cancelled",
+                    dry_run=dry_run,
+                )
+            run = Copy(
+                session,
+                source_table=source_name,
+                target_table=target_name,
+                source_info=source_info,
+                target_info=target_info,
+                target_keys=target_keys,
+                source_keys=tuple(k.name for k in source_desc.key_schema),
+                transform=transform,
+                raw=raw,
+                on_error=on_error,
+                dry_run=dry_run,
+                concurrency=concurrency,
+                max_attempts=max_attempts,
+                page_size=page_size,
+                deadline=deadline,
+                on_progress=on_progress,
+                total_segments=total,
+                starts=starts,
+                usage=usage,
             )
-        return report
+            report = await run.run()
+            if verify and not dry_run and report.complete:
+                try:
+                    if target_name == source_name:  # in place: one table, counted once
+                        source_count = target_count = await self._count(source_name, total)
+                    else:
+                        source_count, target_count = await asyncio.gather(
+                            self._count(source_name, total), self._count(target_name, total)
+                        )
+                except asyncio.CancelledError:  # the copy is complete: its report, unverified
+                    answer_cancellation()
+                    return report
+                expected = source_count if target_name == source_name else report.written
+                report = attrs.evolve(
+                    report, verification=Verification(source_count, target_count, expected)
+                )
+            return report
 
     async def _copy_tables(
         self, source_name: str, target_name: str, target_info: ModelInfo | None, *, dry_run: bool

@@ -66,7 +66,12 @@ class Verification:
 
 @attrs.frozen
 class Progress:
-    """A snapshot handed to ``on_progress`` a few times a second and once at the end."""
+    """A snapshot handed to ``on_progress`` a few times a second and once at the end.
+
+    ``read_units``/``write_units`` are the capacity the copy consumed so far (None unless
+    consumed capacity is being asked for: a request callback, a tracer, a budget, or
+    ``Session(consumed_capacity=True)``); ``current_rate`` the items scanned per second
+    since the previous snapshot (None for the first)."""
 
     scanned: int
     written: int
@@ -76,6 +81,9 @@ class Progress:
     segments_done: int
     segments: int
     elapsed: float
+    read_units: float | None = None
+    write_units: float | None = None
+    current_rate: float | None = None
 
     @property
     def items_per_second(self) -> float:
@@ -93,7 +101,9 @@ class MigrationReport:
     ``on_error="skip"``), ``retried`` the batch requests sent again (unprocessed items,
     throttles, 5xx, lost connections). ``checkpoint`` is None when every segment was copied
     to its end; otherwise pass it as ``resume=`` to continue. ``stopped`` says why a copy
-    ended early: ``"deadline"``, ``"cancelled"`` or ``"error"``::
+    ended early: ``"deadline"``, ``"cancelled"`` or ``"error"``. ``read_units`` and
+    ``write_units`` are the capacity the copy consumed, when it was asked for (a request
+    callback, a tracer, or ``Session(consumed_capacity=True)``; else None)::
 
         report = await db.tables.copy(UserV1, UserV2, transform=upgrade, deadline=soon)
         if report.checkpoint is not None:
@@ -115,6 +125,8 @@ class MigrationReport:
     dry_run: bool
     verification: Verification | None = None
     backup: MigrationReport | None = None
+    read_units: float | None = None
+    write_units: float | None = None
 
     @property
     def items_per_second(self) -> float:

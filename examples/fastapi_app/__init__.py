@@ -8,9 +8,12 @@ r"""A small FastAPI service on dynamorm_async: an orders API.
   version you last saw: 409 when the order changed since (optimistic locking)
 - ``DELETE /customers/{customer_id}/orders/{order_id}``   delete it (204, or 404)
 
-Bad input answers 422, with pydantic's or dynamorm_async's explanation. One ``Session`` is
-made in the app's lifespan and closed at shutdown; routes receive it through a dependency
-(``app.py``). ``models.py`` holds the stored model and the request and response bodies.
+Bad input answers 422, with pydantic's or dynamorm_async's explanation. Every response
+carries the DynamoDB capacity units its request consumed in a header,
+``X-DynamoDB-Capacity: read=0.5; write=1`` (a middleware around ``db.track_capacity()``).
+One ``Session`` is made in the app's lifespan and closed at shutdown; routes receive it
+through a dependency (``app.py``). ``models.py`` holds the stored model and the request and
+response bodies.
 
 Run it locally (needs ``pip install uvicorn``): start a DynamoDB Local that keeps running
 with ``python examples/local_dev.py``, export the variables it prints, then::

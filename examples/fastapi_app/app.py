@@ -4,14 +4,15 @@ One ``Session`` per application, made in the lifespan and closed at shutdown; ro
 through the ``get_db`` dependency. Validation errors answer 422 (pydantic's for request
 bodies and parameters, dynamorm_async's ``ValidationError`` for values only the library can
 judge, such as a cursor that was edited), a missing order 404, a lost optimistic-locking race
-(``VersionConflict``) 409.
+(``VersionConflict``) 409. Every response says what its DynamoDB requests cost in an
+``X-DynamoDB-Capacity`` header (``capacity_header``).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Annotated, Any
@@ -46,6 +47,25 @@ async def _conflict(request: Request, exc: Exception) -> Response:
         {"detail": "the order was changed by someone else", "version": exc.actual},
         status_code=409,
     )
+
+
+async def capacity_header(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Answer every request with the capacity its DynamoDB requests consumed, as DynamoDB
+    reported it: ``X-DynamoDB-Capacity: read=0.5; write=1`` (read and write capacity units).
+
+    Capacity is what DynamoDB bills, so this shows a client, a load test or the access log
+    which endpoints are expensive. ``track_capacity()`` counts the requests of this task and
+    of the tasks started inside it, the endpoint's among them, so concurrent HTTP requests
+    never mix. A write refused by its condition (a 409) is charged too, but DynamoDB does
+    not report it."""
+    with get_db(request).track_capacity() as usage:
+        response = await call_next(request)
+    response.headers["X-DynamoDB-Capacity"] = (
+        f"read={usage.read_units:g}; write={usage.write_units:g}"
+    )
+    return response
 
 
 def _new_order_id() -> str:
@@ -130,6 +150,7 @@ def create_app(*, ensure_tables: bool = False, **session_options: Any) -> FastAP
 
     app = FastAPI(title="Orders", lifespan=lifespan)
     app.include_router(routes)
+    app.middleware("http")(capacity_header)
     app.add_exception_handler(ValidationError, _invalid)
     app.add_exception_handler(VersionConflict, _conflict)
     return app
