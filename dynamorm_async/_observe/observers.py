@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 from .._errors import DynamORMError
-from .._transport.translate import CHECKSUM_MISMATCH
+from .._transport.translate import CHECKSUM_MISMATCH, THROTTLING_CODES
 from .events import Capacity, CapacityTotals, RequestEvent, parse_capacity, request_tables
 
 __all__ = ["Observers", "Request", "Tracer", "Usage", "work"]
@@ -47,15 +47,6 @@ CAPACITY_OPERATIONS = frozenset(
         "BatchWriteItem",
         "TransactGetItems",
         "TransactWriteItems",
-    }
-)
-_THROTTLES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "Throttling",
-        "ThrottledException",
     }
 )
 
@@ -160,6 +151,10 @@ class Observers:
             self._budgets -= 1
             self._refresh()
 
+    def _units(self) -> list[Usage]:
+        """This session's units of work open in the running task, outermost first."""
+        return [w for w, owner in _current_work.get() if owner is self]
+
     # -- the request path ----------------------------------------------------------------
 
     def hook(self, client: Any) -> None:
@@ -185,8 +180,7 @@ class Observers:
         ):
             params = {**params, "ReturnConsumedCapacity": "INDEXES"}
         request = Request(operation, params, ctx)
-        stack = _current_work.get()
-        works = [w for w, owner in stack if owner is self]
+        works = self._units()
         parent = works[-1] if works else None
         tracers = list(self.tracers)  # the same ones end it, whatever changes meanwhile
         tokens = [_safely(t.request_started, request, parent) for t in tracers]
@@ -226,13 +220,12 @@ class Observers:
         """A unit of work: the requests made inside it (in this task and the tasks it starts)
         add their capacity to it, and tracers make it the parent of their spans."""
         item = Usage(kind, attributes)
-        stack = _current_work.get()
-        parents = [w for w, owner in stack if owner is self]
+        parents = self._units()
         tracers = list(self.tracers)
         item.tokens = [
             _safely(t.work_started, item, parents[-1] if parents else None) for t in tracers
         ]
-        marker = _current_work.set((*stack, (item, self)))
+        marker = _current_work.set((*_current_work.get(), (item, self)))
         error: BaseException | None = None
         try:
             yield item
@@ -272,7 +265,7 @@ def _record_attempt(
         status = int(meta.get("HTTPStatusCode") or 200)
         if CHECKSUM_MISMATCH in meta:
             reason = "checksum"
-        elif code in _THROTTLES:
+        elif code in THROTTLING_CODES:
             reason = "throttle"
         elif status >= 500:
             reason = "5xx"

@@ -29,6 +29,7 @@ from .._errors import (
 __all__ = [
     "CHECKSUM_MISMATCH",
     "CREDENTIAL_ERRORS",
+    "THROTTLING_CODES",
     "TRANSPORT_ERRORS",
     "Context",
     "damaged_answer",
@@ -37,13 +38,17 @@ __all__ = [
     "translate",
 ]
 
+# DynamoDB's codes for a request refused for want of throughput.
+THROTTLING_CODES = (
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+)
 _BY_CODE: dict[str, type[RequestFailed]] = {
     "ConditionalCheckFailedException": ConditionFailed,
     "ResourceNotFoundException": TableNotFound,
     "ResourceNotFound": TableNotFound,  # moto's DescribeTimeToLive says it this way
-    "ProvisionedThroughputExceededException": Throttled,
-    "ThrottlingException": Throttled,
-    "RequestLimitExceeded": Throttled,
+    **dict.fromkeys(THROTTLING_CODES, Throttled),
     "TransactionCanceledException": TransactionCanceled,
 }
 # botocore exceptions raised when no answer came: worth retrying.
