@@ -76,6 +76,7 @@ SCENARIOS = (
     Scenario("read_path", "read_path/bench_read.py", True, 900),
     Scenario("write_path", "write_path/bench_write.py", True, 900),
     Scenario("copy", "copy/bench_copy.py", True, 1200),
+    Scenario("live_copy", "live_copy/bench_live_copy.py", True, 1200),
     Scenario("scaling", "scaling/bench_scaling.py", True, 1800),
     # Tables pass through CREATING only on dynalite: this one starts a dynalite of its own.
     Scenario("tables", "tables/bench_ensure.py", False, 600),

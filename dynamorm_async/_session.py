@@ -23,6 +23,7 @@ from ._ops.batch_writer import BatchStats
 from ._ops.items import ItemOperations
 from ._ops.reads import ReadOperations
 from ._ops.transactions import TransactionOperations
+from ._throughput.budget import SESSION_OPERATIONS, Budget, check_rate
 from ._transport.client import ClientOptions, Clients
 from ._wire.convert import Converter, default_converter
 
@@ -68,6 +69,13 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
     after every request; ``consumed_capacity=True`` asks DynamoDB for the consumed capacity
     of every request (as a callback or a tracer does) and keeps it in ``db.capacity``.
     Without either, requests are sent exactly as they would be without them.
+
+    ``max_read_units``/``max_write_units`` (per second, on each table) pace the session's
+    scans and batch writes (``batch_write``, ``batch_writer``) so a background job leaves
+    the application its share of a table's capacity: each request waits its turn in a
+    token bucket fed by the capacity DynamoDB reports, and DynamoDB's throttling slows it
+    further for a while. Single-item requests and queries are not paced. A copy takes its
+    own budget (``db.tables.copy(max_write_units=...)``).
     """
 
     def __init__(
@@ -89,7 +97,11 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
         | Sequence[Callable[[RequestEvent], Any]]
         | None = None,
         consumed_capacity: bool = False,
+        max_read_units: float | None = None,
+        max_write_units: float | None = None,
     ) -> None:
+        read_limit = check_rate("max_read_units", max_read_units)
+        write_limit = check_rate("max_write_units", max_write_units)
         if not isinstance(table_prefix, str) or not _PREFIX.fullmatch(table_prefix):
             raise ValidationError(
                 f"table_prefix may hold only letters, digits, '_', '-' and '.', "
@@ -134,7 +146,11 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
                 aioboto3_session=aioboto3_session,
             )
         )
-        observers = Observers(consumed_capacity=bool(consumed_capacity))
+        budget = None
+        if read_limit is not None or write_limit is not None:
+            budget = Budget(read_limit, write_limit, SESSION_OPERATIONS)
+        # A budget paces by the capacity DynamoDB reports: it asks for it on every request.
+        observers = Observers(consumed_capacity=bool(consumed_capacity) or budget is not None)
         callbacks = on_request if isinstance(on_request, Sequence) else [on_request]
         for callback in callbacks:
             if callback is None:
@@ -144,7 +160,7 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
                     f"on_request takes a callable or a list of them, got {callback!r:.60}"
                 )
             observers.add_callback(callback)
-        super().__init__(clients, converter or default_converter(), table_prefix, observers)
+        super().__init__(clients, converter or default_converter(), table_prefix, observers, budget)
         self.cursor_key = cursor_key
         self._batch_stats = BatchStats()
         self._tables: TableManager | None = None

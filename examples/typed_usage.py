@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 from typing_extensions import assert_type
 
-from dynamorm_async import Page, Query, Session, Transaction, attr, model
+from dynamorm_async import MigrationReport, Page, Query, Session, Transaction, attr, model
 
 
 @model(table="notes", hash_key="owner", range_key="note_id", version="version")
@@ -48,3 +48,18 @@ async def main(db: Session) -> None:
     assert_type(tx, Transaction)
     tx.update(Note, "ada", "n1", append={"lines": [1]}, upsert=True)
     tx.update(Note, "ada", "n1", prepend=3)  # type: ignore[arg-type]
+
+    # A copy on a live table: the new options are typed keywords; the report's counts ints.
+    report = await db.tables.copy(
+        Note,
+        transform=lambda n: attrs.evolve(n, text=n.text.strip()),
+        mark={"schema": 2},
+        max_write_units=100,
+        on_checkpoint=lambda checkpoint: None,
+    )
+    assert_type(report, MigrationReport)
+    assert_type(report.conflicts, int)
+    assert_type(report.write_units, float | None)
+    await db.tables.copy(Note, mark={"schema": 2.5})  # type: ignore[dict-item]
+    await db.tables.copy(Note, max_write_units="100")  # type: ignore[arg-type]
+    Session(max_read_units=50, max_write_units=25)

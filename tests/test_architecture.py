@@ -18,6 +18,7 @@ LAYERS = (
     "_expr",  # conditions, their compiler, update actions
     "_transport",  # the aiobotocore client and what we plug into botocore
     "_observe",  # request events, consumed capacity, tracers, units of work
+    "_throughput",  # capacity budgets: token buckets that pace requests
     "_ops",  # SessionBase and the session's operations
     "_tables",  # the table manager and data migrations, on SessionBase
     "_session",  # Session: the operations, the life cycle and db.tables

@@ -169,9 +169,11 @@ class Observers:
         params: dict[str, Any],
         ctx: Any,
         call: Callable[[dict[str, Any]], Awaitable[Any]],
+        settle: Callable[[RequestEvent], None] | None = None,
     ) -> Any:
         """``call(params)`` watched: the request as the tracers, callbacks and totals see
-        it. ``params`` is not changed (the capacity request goes on a copy)."""
+        it, and ``settle`` (a capacity budget's) with its event. ``params`` is not changed
+        (the capacity request goes on a copy)."""
         # Asked for while someone watches; a request logged at DEBUG only stays as it was.
         if (
             self.active
@@ -196,6 +198,8 @@ class Observers:
         finally:
             _current_request.reset(marker)
             event = _event(request, response, error)
+            if settle is not None:
+                _safely(settle, event)
             self.capacity.add(event.capacity)
             for w in works:
                 w.add(event.capacity)

@@ -15,6 +15,7 @@ from .._errors import DeserializationError, ValidationError
 from .._expr.compile import ExpressionContext
 from .._model.models import ModelInfo, is_table_name, model_info
 from .._observe.observers import Observers
+from .._throughput.budget import Budget, budget_for
 from .._transport.client import Clients
 from .._transport.translate import CHECKSUM_MISMATCH, Context, damaged_answer, translate
 from .._wire.codecs import AttributeValue
@@ -57,12 +58,14 @@ class SessionBase:
         converter: Converter,
         table_prefix: str,
         observers: Observers | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self._clients = clients
         self.converter = converter
         self.table_prefix = table_prefix
         self._observers = observers or Observers()
         self._names: dict[type, tuple[str, str]] = {}  # model -> (prefix, its table name)
+        self._budget = budget  # the session's, for its scans and batch writes
 
     def table_name(self, model: type, table_name: str | None = None) -> str:
         """The physical table name of ``model``: ``table_prefix`` + the model's table, or
@@ -89,6 +92,17 @@ class SessionBase:
     async def _send(self, operation: str, params: dict[str, Any], ctx: Context) -> Any:
         client = await self._clients.get()
         observers = self._observers
+        budget = budget_for(operation, self._budget)
+        if budget is not None:  # observers are active: a budget needs the figures
+            reservation = await budget.reserve(operation, params)
+            observers.hook(client)
+            return await observers.send(
+                operation,
+                params,
+                ctx,
+                lambda p: self._call(client, operation, p, ctx),
+                reservation.settle,
+            )
         if observers.active or _log.isEnabledFor(logging.DEBUG):
             observers.hook(client)
             return await observers.send(

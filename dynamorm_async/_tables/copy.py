@@ -27,8 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._errors import MigrationError, ValidationError
-from .._model.models import ModelInfo
+from .._errors import DynamORMError, MigrationError, ValidationError
 from .._observe.observers import Usage, work
 from .._ops.base import SessionBase
 from .._ops.batch_writer import (
@@ -37,13 +36,17 @@ from .._ops.batch_writer import (
     Outage,
     Write,
     incomplete,
+    is_unreachable,
     key_id,
     send_writes,
 )
 from .._ops.keys import key_of_item
 from .._ops.locking import never_zero
+from .._throughput.budget import using
 from .._transport.translate import Context
 from .._wire.item_size import check_item_size
+from .copy_options import CHECKED, CopyOptions, CopyTables
+from .live import CheckedWriter, bump_version, is_marked
 from .migration_report import (
     Failure,
     MigrationReport,
@@ -57,6 +60,8 @@ __all__ = ["Copy", "answer_cancellation"]
 _log = logging.getLogger("dynamorm_async")
 
 _PROGRESS_EVERY = 0.25  # seconds between on_progress calls
+
+_Entry = tuple[dict[str, Any], list[Write]]  # a source item and the writes it became
 
 
 class _Segment:
@@ -74,45 +79,21 @@ class Copy:
     def __init__(
         self,
         session: SessionBase,
+        tables: CopyTables,
+        options: CopyOptions,
         *,
-        source_table: str,
-        target_table: str,
-        source_info: ModelInfo | None,
-        target_info: ModelInfo | None,
-        target_keys: tuple[str, ...],
-        source_keys: tuple[str, ...],
-        transform: Callable[[Any], Any] | None,
-        raw: bool,
-        on_error: str,
-        dry_run: bool,
-        concurrency: int,
-        max_attempts: int,
-        page_size: int,
-        deadline: float | None,
-        on_progress: Callable[[Progress], Any] | None,
         total_segments: int,
         starts: dict[int, dict[str, Any] | None],
         usage: Usage | None = None,
     ) -> None:
         self.session = session
-        self.source_table = source_table
-        self.target_table = target_table
-        self.source_info = source_info
-        self.target_info = target_info
-        self.target_keys = target_keys
-        self.source_keys = source_keys  # the live source table's key, for failure reports
-        self.transform = transform
-        self.raw = raw
-        self.on_error = on_error
-        self.dry_run = dry_run
-        self.concurrency = concurrency
-        self.max_attempts = max_attempts
-        self.page_size = page_size
-        self.deadline = deadline
-        self.on_progress = on_progress
+        self.tables = tables
+        self.options = options
+        self.source_table = tables.source
+        self.target_table = tables.target
         self.total_segments = total_segments
         self.starts = dict(starts)  # segment -> key its next unwritten page starts from
-        self.in_place = source_table == target_table
+        self.in_place = tables.in_place
         self.segments = {s: _Segment() for s in starts}
         self.skipped = 0
         self.failures: list[Failure] = []
@@ -121,9 +102,13 @@ class Copy:
         # One for the whole copy: the first chunk that finds the endpoint unreachable stops
         # every other chunk's retries at once, so the copy fails within one retry budget.
         self.outage = Outage()
+        self.checked = CheckedWriter(
+            session, tables, options, self._convert_one, self.stats, self.outage
+        )
         self.started = 0.0
         self.usage = usage  # what the copy consumed, while someone watches
         self._last_tick = (0.0, 0)  # (time, scanned) of the last progress, for the rate
+        self._saving: asyncio.Lock | None = None
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -138,7 +123,8 @@ class Copy:
             len(self.starts),
             self.total_segments,
         )
-        report = await self._run()
+        with using(self.options.budget):
+            report = await self._run()
         _log.info(
             "copy %r -> %r ended (%s): %d scanned, %d written, %d skipped, %d failed in %.1f s",
             self.source_table,
@@ -155,9 +141,11 @@ class Copy:
     async def _run(self) -> MigrationReport:
         self.started = time.monotonic()
         self.stop = asyncio.Event()
-        self.gate = asyncio.Semaphore(self.concurrency)
+        self.gate = asyncio.Semaphore(self.options.concurrency)
         tasks = [asyncio.ensure_future(self._segment(s)) for s in sorted(self.starts)]
-        ticker = asyncio.ensure_future(self._tick()) if self.on_progress else None
+        self._saving = asyncio.Lock()
+        on_progress = self.options.on_progress
+        ticker = asyncio.ensure_future(self._tick()) if on_progress else None
         stopped: str | None = None
         try:
             await asyncio.gather(*tasks)
@@ -173,8 +161,8 @@ class Copy:
             if ticker is not None:
                 ticker.cancel()
                 await asyncio.gather(ticker, return_exceptions=True)
-        if self.on_progress is not None:
-            await _call(self.on_progress, self.progress())
+        if on_progress is not None:
+            await _call(on_progress, self.progress())
         if self.fatal is not None:
             stopped = "error"
         elif stopped is None and self.starts:
@@ -191,7 +179,8 @@ class Copy:
         return report
 
     def _stopping(self) -> bool:
-        if self.deadline is not None and time.monotonic() >= self.deadline:
+        deadline = self.options.deadline
+        if deadline is not None and time.monotonic() >= deadline:
             self.stop.set()
         return self.stop.is_set()
 
@@ -212,7 +201,7 @@ class Copy:
             "TableName": self.source_table,
             "Segment": segment,
             "TotalSegments": self.total_segments,
-            "Limit": self.page_size,
+            "Limit": self.options.page_size,
         }
         ctx = Context("Scan", self.source_table, None)
         pending: tuple[asyncio.Task[None], dict[str, Any] | None] | None = None
@@ -269,111 +258,173 @@ class Copy:
             self.segments[segment].done = True
         elif ok:
             self.starts[segment] = next_key
+        if ok and self.options.on_checkpoint is not None:
+            await self._save_checkpoint()
         if cancelled:
             raise asyncio.CancelledError
         return ok
 
-    async def _write(self, writes: list[Write], counts: _Segment) -> None:
-        if self.dry_run:
-            counts.written += len(writes)
+    async def _save_checkpoint(self) -> None:
+        """Hand ``on_checkpoint`` the checkpoint of this moment, one call at a time (each
+        gets the newest positions, so a slow callback is never handed an old one last)."""
+        callback = self.options.on_checkpoint
+        assert callback is not None and self._saving is not None
+        async with self._saving:
+            checkpoint = checkpoint_of(self.source_table, self.total_segments, self.starts)
+            try:
+                result = callback(checkpoint)
+                if inspect.isawaitable(result):
+                    await asyncio.shield(asyncio.ensure_future(result))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a checkpoint that cannot be kept stops the copy
+                self._fail(exc, None)
+
+    async def _write(self, entries: list[_Entry], counts: _Segment) -> None:
+        if self.options.dry_run:
+            counts.written += sum(len(w) for _, w in entries)
             return
-        unique = list({w.id: w for w in writes}.values())  # the later write of a key wins
-        chunks = [unique[i : i + BATCH_WRITE_SIZE] for i in range(0, len(unique), BATCH_WRITE_SIZE)]
-
-        async def send(chunk: list[Write]) -> None:
-            async with self.gate:
-                left, error, _ = await send_writes(
-                    self.session, chunk, self.max_attempts, self.stats, self.outage
-                )
-            counts.written += len(chunk) - len(left)
-            if not left:
-                return
-            failure = incomplete(
-                "BatchWriteItem", [w.original for w in left], len(chunk) - len(left), error, "items"
+        checked = self.options.writes == CHECKED
+        batch: list[Write] = []
+        single: list[_Entry] = []
+        for source, writes in entries:
+            # In place, a new key is written with the old one deleted in one transaction.
+            moved = self.in_place and any(
+                w.id[1] != key_id(source, self.tables.target_keys) for w in writes
             )
-            if self.on_error == "skip":  # recorded like a failed transform, and the copy goes on
-                self.failures += [Failure(self._target_key(w), failure) for w in left]
-                return
-            self._fail(failure, self._target_key(left[0]))
-            raise failure
-
-        results = await asyncio.gather(*(send(c) for c in chunks), return_exceptions=True)
+            if checked or moved:
+                single.append((source, writes))
+            else:
+                batch += writes
+        unique = list({w.id: w for w in batch}.values())  # the later write of a key wins
+        chunks = [unique[i : i + BATCH_WRITE_SIZE] for i in range(0, len(unique), BATCH_WRITE_SIZE)]
+        jobs = [self._send_chunk(c, counts) for c in chunks]
+        jobs += [self._send_checked(source, writes, counts) for source, writes in single]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 self._fail(result, None)
                 raise result
 
+    async def _send_chunk(self, chunk: list[Write], counts: _Segment) -> None:
+        async with self.gate:
+            left, error, _ = await send_writes(
+                self.session, chunk, self.options.max_attempts, self.stats, self.outage
+            )
+        counts.written += len(chunk) - len(left)
+        if not left:
+            return
+        failure = incomplete(
+            "BatchWriteItem", [w.original for w in left], len(chunk) - len(left), error, "items"
+        )
+        if (
+            self.options.on_error == "skip"
+        ):  # recorded like a failed transform, and the copy goes on
+            self.failures += [Failure(self._target_key(w), failure) for w in left]
+            return
+        self._fail(failure, self._target_key(left[0]))
+        raise failure
+
+    async def _send_checked(
+        self, source: dict[str, Any], writes: list[Write], counts: _Segment
+    ) -> None:
+        async with self.gate:
+            try:
+                # Awaited first: ``x += await f()`` would read x before the await.
+                written = await self.checked.write(source, writes)
+                counts.written += written
+                return
+            except Exception as exc:  # a write refused, or a transform run again failed
+                error: Exception = exc
+        key = {n: source[n] for n in self.tables.source_keys if n in source}
+        unreachable = isinstance(error, DynamORMError) and is_unreachable(error)
+        if self.options.on_error == "skip" and not unreachable:
+            self.failures.append(Failure(key, error))
+            return
+        self._fail(error, key)
+        raise error
+
     def _target_key(self, write: Write) -> dict[str, Any]:
         item = write.request["PutRequest"]["Item"]
-        return {n: item[n] for n in self.target_keys if n in item}
+        return {n: item[n] for n in self.tables.target_keys if n in item}
 
     # -- transforming --------------------------------------------------------------------
 
-    async def _convert(self, items: list[dict[str, Any]]) -> list[Write] | None:
-        """The writes for a page of source items; None when a failure stops the copy."""
-        writes: list[Write] = []
+    async def _convert(self, items: list[dict[str, Any]]) -> list[_Entry] | None:
+        """Each source item of a page with the writes it became; None when a failure stops
+        the copy. Items carrying the copy's mark were written by it (or by code that writes
+        the new shape already): they are left alone."""
+        entries: list[_Entry] = []
+        mark = self.options.mark
         for item in items:
+            if mark is not None and is_marked(item, mark):
+                self.checked.counts.already += 1
+                continue
             try:
-                writes += await self._convert_one(item)
+                entries.append((item, await self._convert_one(item)))
             except Exception as exc:
-                key = {n: item[n] for n in self.source_keys if n in item}
-                if self.on_error == "skip":
+                key = {n: item[n] for n in self.tables.source_keys if n in item}
+                if self.options.on_error == "skip":
                     self.failures.append(Failure(key, exc))
                     continue
                 self._fail(exc, key)
                 return None
-        return writes
+        return entries
 
     async def _convert_one(self, item: dict[str, Any]) -> list[Write]:
-        if self.transform is None:
+        transform = self.options.transform
+        if transform is None:
             outputs: list[Any] = [item]
         else:
             argument = (
-                item if self.raw else self.session.converter.load_item(self._source_cls(), item)
+                item
+                if self.options.raw
+                else self.session.converter.load_item(self._source_cls(), item)
             )
-            result = self.transform(argument)
+            result = transform(argument)
             if inspect.isawaitable(result):
                 result = await result
             if result is None:
                 self.skipped += 1
                 return []
             outputs = list(result) if isinstance(result, (list, tuple)) else [result]
-        writes = [self._write_for(out) for out in outputs]
-        if self.in_place:
-            source_id = key_id(item, self.target_keys)
+        writes = [self._write_for(out, item) for out in outputs]
+        if self.in_place and self.options.mark is None:
+            source_id = key_id(item, self.tables.target_keys)
             for w in writes:
                 if w.id[1] != source_id:
                     raise ValidationError(
-                        f"an in-place rewrite of {self.source_table!r} must keep each item's "
-                        f"key; the transform turned {source_id!r} into {w.id[1]!r} (the new "
-                        "item would be scanned again): copy into another table instead"
+                        f"the transform turned {source_id!r} into {w.id[1]!r}: an in-place "
+                        f"rewrite of {self.source_table!r} that changes keys needs mark= "
+                        "(an attribute every item it writes gets), so that the new items are "
+                        "not transformed again when the scan meets them"
                     )
         return writes
 
     def _source_cls(self) -> type:
-        assert self.source_info is not None  # raw=False needs a source model
-        return self.source_info.cls
+        assert self.tables.source_info is not None  # raw=False needs a source model
+        return self.tables.source_info.cls
 
-    def _write_for(self, out: Any) -> Write:
-        """The checked PutRequest for one transform output."""
-        if self.raw or self.transform is None:
+    def _write_for(self, out: Any, source: dict[str, Any]) -> Write:
+        """The checked PutRequest for one transform output of ``source``."""
+        tables = self.tables
+        if self.options.raw or self.options.transform is None:
             if not isinstance(out, Mapping):
                 raise ValidationError(
                     f"a raw transform returns attribute dicts (or None, or a list of them), "
                     f"got {type(out).__qualname__}"
                 )
             item = dict(out)
-            for name in self.target_keys:
+            for name in tables.target_keys:
                 av = item.get(name)
                 if not isinstance(av, Mapping) or not av or next(iter(av.values())) in ("", b""):
                     raise ValidationError(
                         f"an item for {self.target_table!r} lacks its key attribute {name!r}: "
                         f"got {item!r:.120}"
                     )
-            key = {n: item[n] for n in self.target_keys}
-            never_zero(self.target_info, item)
+            key = {n: item[n] for n in tables.target_keys}
         else:
-            target = self.target_info
+            target = tables.target_info
             assert target is not None
             if not isinstance(out, target.cls):
                 raise ValidationError(
@@ -382,9 +433,16 @@ class Copy:
                 )
             item = self.session.converter.dump_item(out)  # refuses a missing or empty key
             key = key_of_item(target, item)
-            never_zero(target, item)
+        if self.in_place:
+            bump_version(item, tables.version, source)  # what it was scanned with, plus one
+        else:
+            never_zero(tables.target_info, item)
+        if self.options.mark is not None:
+            item.update(self.options.mark)
         check_item_size(item, lambda: f"an item for {self.target_table!r} with key {key!r:.120}")
-        return Write(self.target_table, self.target_keys, key, {"PutRequest": {"Item": item}}, out)
+        return Write(
+            self.target_table, tables.target_keys, key, {"PutRequest": {"Item": item}}, out
+        )
 
     # -- reporting -----------------------------------------------------------------------
 
@@ -396,25 +454,30 @@ class Copy:
         rate = (scanned - before) / (now - then) if then and now > then else None
         self._last_tick = (now, scanned)
         usage = self.usage
+        live = self.checked.counts
         return Progress(
             scanned=scanned,
             written=sum(s.written for s in self.segments.values()),
             skipped=self.skipped,
             failed=len(self.failures),
-            retried=self.stats.retries,
+            retried=self.stats.retries + self.checked.counts.retried,
             segments_done=sum(s.done for s in self.segments.values()),
             segments=len(self.segments),
             elapsed=now - self.started,
             read_units=None if usage is None else usage.read_units,
             write_units=None if usage is None else usage.write_units,
             current_rate=rate,
+            conflicts=live.conflicts,
+            existing=live.existing,
+            already=live.already,
         )
 
     async def _tick(self) -> None:
-        assert self.on_progress is not None
+        on_progress = self.options.on_progress
+        assert on_progress is not None
         while True:
             await asyncio.sleep(_PROGRESS_EVERY)
-            await _call(self.on_progress, self.progress())
+            await _call(on_progress, self.progress())
 
     def report(self, stopped: str | None) -> MigrationReport:
         """The report of the run so far."""
@@ -435,9 +498,12 @@ class Copy:
             duration=p.elapsed,
             checkpoint=checkpoint_of(self.source_table, self.total_segments, self.starts),
             stopped=stopped,
-            dry_run=self.dry_run,
+            dry_run=self.options.dry_run,
             read_units=p.read_units,
             write_units=p.write_units,
+            conflicts=p.conflicts,
+            existing=p.existing,
+            already=p.already,
         )
 
 

@@ -10,7 +10,8 @@ copy a disjoint shard. See ``copy.py`` for the pipeline and its memory bound.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -18,8 +19,10 @@ import attrs
 from .._errors import MigrationError, TableNotFound, ValidationError, whole_number
 from .._model.models import ModelInfo, is_table_name, model_info
 from .._observe.observers import work
+from .._throughput.budget import Budget, check_rate
 from .._transport.translate import Context
 from .copy import Copy, answer_cancellation
+from .copy_options import BATCH, CHECKED, CopyOptions, CopyTables, wire_mark
 from .description import KeyElement, TableDescription
 from .lifecycle import TableLifecycle
 from .migration_report import (
@@ -37,6 +40,19 @@ _PAGE_SIZE = 500
 _MAX_SEGMENTS = 1_000_000
 _ON_ERROR = ("raise", "skip")
 _DEFAULT_TIMEOUT = 300.0
+# The copy options that hold for the backup too; the others (a transform, a checkpoint to
+# resume, marks) belong to the migration.
+_BACKUP_OPTIONS = (
+    "segments",
+    "concurrency",
+    "on_progress",
+    "page_size",
+    "max_attempts",
+    "dry_run",
+    "max_read_units",
+    "max_write_units",
+    "capacity",
+)
 
 
 class TableManager(TableLifecycle):
@@ -72,6 +88,13 @@ class TableManager(TableLifecycle):
         max_attempts: int = 10,
         source_table: str | None = None,
         target_table: str | None = None,
+        on_checkpoint: Callable[[dict[str, Any] | None], Any] | None = None,
+        mark: Mapping[str, str | int] | None = None,
+        offline: bool = False,
+        skip_existing: bool = False,
+        max_read_units: float | None = None,
+        max_write_units: float | None = None,
+        capacity: float | None = None,
     ) -> MigrationReport:
         """Copy every item of ``source``'s table into ``target``'s (the same table when
         ``target`` is None: an in-place rewrite, which must keep every key), through
@@ -97,6 +120,30 @@ class TableManager(TableLifecycle):
           ``verify`` counts source and target afterwards into ``report.verification``.
         - Memory stays flat: at most two pages (``page_size`` items, and 1 MB, each) per
           segment are held at any moment.
+        - ``on_checkpoint(checkpoint)`` (sync or async) is called after each page's writes,
+          with the checkpoint that resumes exactly there (None once everything is copied):
+          save it, and a copy killed at any moment goes on with ``resume=``.
+
+        Live tables (see the README's "Migrations on live tables"):
+
+        - In place, a versioned model's items are written back with a condition on the
+          version they were scanned with, and the version bumped; an item the application
+          changed meanwhile is read again, transformed again and written again
+          (``report.conflicts``). An unversioned table is refused, since a write could
+          undo one the application made meanwhile, unless ``offline=True`` says nobody
+          writes it during the copy (then items go in batch writes, unchecked).
+        - ``mark={"schema": 2}``: every item written gets these attributes, and items that
+          carry them already are left alone (``report.already``). An in-place transform
+          may change keys only with a mark: the new item is written and the old one deleted
+          in one transaction.
+        - ``skip_existing=True`` (into another table the application writes already):
+          an item the target holds is kept, unless it is an older version of a versioned
+          model (``report.existing``).
+        - ``max_read_units``/``max_write_units`` (per second, all segments together), or
+          ``capacity=0.25`` of a provisioned table's (or an on-demand table's maximum)
+          throughput, read from DescribeTable (the source's reads, the target's writes; an
+          uncapped on-demand side is not limited by it): the copy is paced by the capacity
+          DynamoDB reports, and slowed further while DynamoDB throttles it.
         """
         session = self._session
         source_info, source_name = _table_of(session, source, source_table, "source")
@@ -117,6 +164,41 @@ class TableManager(TableLifecycle):
         whole_number("concurrency", concurrency)
         whole_number("page_size", page_size)
         whole_number("max_attempts", max_attempts)
+        read_limit = check_rate("max_read_units", max_read_units)
+        write_limit = check_rate("max_write_units", max_write_units)
+        if capacity is not None and (
+            isinstance(capacity, bool)
+            or not isinstance(capacity, (int, float))
+            or not 0 < capacity <= 1
+        ):
+            raise ValidationError(
+                f"capacity takes the share of the table's throughput to use, above 0 and at "
+                f"most 1 (0.25 for a quarter), got {capacity!r:.60}"
+            )
+        for name, value in (("offline", offline), ("skip_existing", skip_existing)):
+            if not isinstance(value, bool):
+                raise ValidationError(f"{name} takes True or False, got {value!r:.60}")
+        if on_checkpoint is not None and not callable(on_checkpoint):
+            raise ValidationError(f"on_checkpoint takes a callable, got {on_checkpoint!r:.60}")
+        in_place = source_name == target_name
+        if in_place and skip_existing:
+            raise ValidationError(
+                "skip_existing=True is for a copy into another table; in place, each item is "
+                "written with a condition on its version instead"
+            )
+        if offline and not in_place:
+            raise ValidationError(
+                "offline=True is for an in-place rewrite; a copy into another table writes "
+                "batches unless skip_existing=True"
+            )
+        versioned = source_info is not None and source_info.version is not None
+        if in_place and not versioned and not offline and not dry_run:
+            raise ValidationError(
+                f"an in-place rewrite of {source_name!r} cannot check its writes: the items "
+                "have no version, so a write could undo one the application makes during "
+                "the copy. Give the model a version field (version=...) to have every write "
+                "checked, or pass offline=True if nothing writes the table while it runs"
+            )
         total, starts = _segments(source_name, segments, total_segments, resume)
         if verify and (resume is not None or len(starts) != total):
             raise ValidationError(
@@ -135,7 +217,7 @@ class TableManager(TableLifecycle):
             total_segments=total,
         ) as usage:
             try:
-                source_desc, target_keys = await self._copy_tables(
+                source_desc, target_desc, target_keys = await self._copy_tables(
                     source_name, target_name, target_info, dry_run=dry_run
                 )
             except asyncio.CancelledError:
@@ -149,14 +231,28 @@ class TableManager(TableLifecycle):
                     stopped="cancelled",
                     dry_run=dry_run,
                 )
-            run = Copy(
-                session,
-                source_table=source_name,
-                target_table=target_name,
+            if capacity is not None:
+                read_limit = read_limit or _share(source_desc, "read", capacity)
+                write_limit = write_limit or _share(target_desc, "write", capacity)
+                if read_limit is None and write_limit is None and not dry_run:
+                    raise ValidationError(
+                        f"capacity={capacity} is a share of a table's throughput, but "
+                        f"{source_name!r} and {target_name!r} are on demand without a "
+                        "maximum throughput: give max_read_units=/max_write_units= instead",
+                        table=target_name,
+                    )
+            budget = None
+            if read_limit is not None or write_limit is not None:
+                budget = Budget(read_limit, write_limit)
+            tables = CopyTables(
+                source=source_name,
+                target=target_name,
                 source_info=source_info,
                 target_info=target_info,
-                target_keys=target_keys,
                 source_keys=tuple(k.name for k in source_desc.key_schema),
+                target_keys=target_keys,
+            )
+            options = CopyOptions(
                 transform=transform,
                 raw=raw,
                 on_error=on_error,
@@ -166,11 +262,16 @@ class TableManager(TableLifecycle):
                 page_size=page_size,
                 deadline=deadline,
                 on_progress=on_progress,
-                total_segments=total,
-                starts=starts,
-                usage=usage,
+                on_checkpoint=on_checkpoint,
+                mark=wire_mark(mark, target_keys),
+                writes=CHECKED if (in_place and not offline) or skip_existing else BATCH,
+                skip_existing=skip_existing,
+                budget=budget,
             )
-            report = await run.run()
+            run = Copy(session, tables, options, total_segments=total, starts=starts, usage=usage)
+            # A budget paces by the capacity DynamoDB reports: ask for it while it runs.
+            with session._observers.budget() if budget else contextlib.nullcontext():
+                report = await run.run()
             if verify and not dry_run and report.complete:
                 try:
                     if target_name == source_name:  # in place: one table, counted once
@@ -190,7 +291,7 @@ class TableManager(TableLifecycle):
 
     async def _copy_tables(
         self, source_name: str, target_name: str, target_info: ModelInfo | None, *, dry_run: bool
-    ) -> tuple[TableDescription, tuple[str, ...]]:
+    ) -> tuple[TableDescription, TableDescription | None, tuple[str, ...]]:
         """The live description of a copy's source table and the key names of its target.
         A dry run writes nothing, so its target need not exist yet: its keys are then the
         target model's, or (a backup, a raw copy) the source's."""
@@ -204,8 +305,8 @@ class TableManager(TableLifecycle):
             target_desc = await self._describe_table(target_name)
             if target_desc is None and dry_run:
                 if target_info is not None:
-                    return source_desc, target_info.key_names()
-                return source_desc, tuple(k.name for k in source_desc.key_schema)
+                    return source_desc, None, target_info.key_names()
+                return source_desc, None, tuple(k.name for k in source_desc.key_schema)
             if target_desc is None:
                 raise TableNotFound(
                     f"target table {target_name!r} does not exist (ensure it first)",
@@ -213,7 +314,7 @@ class TableManager(TableLifecycle):
                     table=target_name,
                 )
         assert target_desc is not None
-        return source_desc, tuple(k.name for k in target_desc.key_schema)
+        return source_desc, target_desc, tuple(k.name for k in target_desc.key_schema)
 
     async def auto_migrate(
         self,
@@ -257,19 +358,7 @@ class TableManager(TableLifecycle):
         backup_report = None
         if backup_table is not None:
             await self._prepare_backup(source_desc, backup_table, overwrite_backup, dry_run)
-            options = {
-                k: v
-                for k, v in copy_options.items()
-                if k
-                in (
-                    "segments",
-                    "concurrency",
-                    "on_progress",
-                    "page_size",
-                    "max_attempts",
-                    "dry_run",
-                )
-            }
+            options = {k: v for k, v in copy_options.items() if k in _BACKUP_OPTIONS}
             backup_report = await self.copy(
                 model, backup_table, target_table=backup_table, raw=True, **options
             )
@@ -354,6 +443,21 @@ def _table_of(
         raise ValidationError(f"{role} must be a model class or a table name, got {what!r:.60}")
     info = model_info(what)
     return info, session.table_name(what, table_name)
+
+
+def _share(desc: TableDescription | None, kind: str, capacity: float) -> float | None:
+    """``capacity`` of a table's ``kind`` throughput per second: of its provisioned units,
+    or of its on-demand maximum; None when it has neither (on demand, uncapped)."""
+    if desc is None:  # a dry run into a table not created yet: nothing is written
+        return None
+    if desc.provisioned is not None:
+        units = desc.provisioned.read if kind == "read" else desc.provisioned.write
+        return max(units * capacity, 1.0)
+    on_demand = desc.raw.get("OnDemandThroughput") or {}
+    maximum = on_demand.get("MaxReadRequestUnits" if kind == "read" else "MaxWriteRequestUnits")
+    if isinstance(maximum, int) and maximum > 0:
+        return max(maximum * capacity, 1.0)
+    return None
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

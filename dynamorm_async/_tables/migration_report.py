@@ -71,7 +71,8 @@ class Progress:
     ``read_units``/``write_units`` are the capacity the copy consumed so far (None unless
     consumed capacity is being asked for: a request callback, a tracer, a budget, or
     ``Session(consumed_capacity=True)``); ``current_rate`` the items scanned per second
-    since the previous snapshot (None for the first)."""
+    since the previous snapshot (None for the first). ``conflicts``, ``existing`` and
+    ``already`` are counted as in ``MigrationReport``."""
 
     scanned: int
     written: int
@@ -84,6 +85,9 @@ class Progress:
     read_units: float | None = None
     write_units: float | None = None
     current_rate: float | None = None
+    conflicts: int = 0
+    existing: int = 0
+    already: int = 0
 
     @property
     def items_per_second(self) -> float:
@@ -102,8 +106,13 @@ class MigrationReport:
     throttles, 5xx, lost connections). ``checkpoint`` is None when every segment was copied
     to its end; otherwise pass it as ``resume=`` to continue. ``stopped`` says why a copy
     ended early: ``"deadline"``, ``"cancelled"`` or ``"error"``. ``read_units`` and
-    ``write_units`` are the capacity the copy consumed, when it was asked for (a request
-    callback, a tracer, or ``Session(consumed_capacity=True)``; else None)::
+    ``write_units`` are the capacity the copy consumed, when it was asked for (a budget, a
+    request callback, a tracer, or ``Session(consumed_capacity=True)``; else None).
+
+    On live tables: ``conflicts`` counts the items the application changed between the scan
+    and the copy's checked write (each was read, transformed and written again; ``retried``
+    includes those), ``existing`` the items a ``skip_existing`` copy found in the target
+    and kept, ``already`` the items that carried the copy's ``mark`` and were left alone::
 
         report = await db.tables.copy(UserV1, UserV2, transform=upgrade, deadline=soon)
         if report.checkpoint is not None:
@@ -127,6 +136,9 @@ class MigrationReport:
     backup: MigrationReport | None = None
     read_units: float | None = None
     write_units: float | None = None
+    conflicts: int = 0
+    existing: int = 0
+    already: int = 0
 
     @property
     def items_per_second(self) -> float:

@@ -1,0 +1,1 @@
+"""Throughput control: capacity budgets that pace scans, batch writes and copies."""
