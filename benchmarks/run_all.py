@@ -74,6 +74,7 @@ SCENARIOS = (
     Scenario("per_request", "per_request/bench_per_request.py", True, 900),
     Scenario("observe", "observe/bench_observe.py", True, 600),
     Scenario("read_path", "read_path/bench_read.py", True, 900),
+    Scenario("single_table", "single_table/bench_single_table.py", True, 900),
     Scenario("write_path", "write_path/bench_write.py", True, 900),
     Scenario("copy", "copy/bench_copy.py", True, 1200),
     Scenario("live_copy", "live_copy/bench_live_copy.py", True, 1200),

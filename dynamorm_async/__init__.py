@@ -69,11 +69,13 @@ from ._ops.batch_writer import BatchStats, BatchWriter
 from ._ops.queries import Page, Query, Scan
 from ._ops.transactions import Transaction
 from ._session import Session
+from ._single_table.dispatch import from_item
+from ._single_table.table import Collection, Table
+from ._single_table.templates import Key
 from ._wire.convert import (
     Converter,
     configure_converter,
     default_converter,
-    from_item,
     make_converter,
     to_item,
 )
@@ -117,6 +119,7 @@ __all__ = [
     "CancellationReason",
     "Capacity",
     "CapacityTotals",
+    "Collection",
     "Condition",
     "ConditionFailed",
     "Converter",
@@ -127,6 +130,7 @@ __all__ = [
     "GlobalIndex",
     "IndexDescription",
     "IndexInfo",
+    "Key",
     "KeyAttribute",
     "KeyElement",
     "LocalIndex",
@@ -147,6 +151,7 @@ __all__ = [
     "SessionClosed",
     "SessionError",
     "StateError",
+    "Table",
     "TableAlreadyExists",
     "TableDescription",
     "TableManager",

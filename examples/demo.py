@@ -19,9 +19,11 @@ from tqdm import tqdm
 from dynamorm_async import (
     ConditionFailed,
     GlobalIndex,
+    Key,
     LocalIndex,
     Progress,
     Session,
+    Table,
     TransactionCanceled,
     VersionConflict,
     attr,
@@ -86,6 +88,25 @@ class CustomerV2:
     first_name: str
     last_name: str
     email_domain: str
+
+
+# Single-table design: authors and their books share one table, their keys made from templates.
+library = Table("library", hash_key="pk", range_key="sk")
+
+
+@library.entity(key=Key("AUTHOR#{author_id}", "PROFILE"))
+@attrs.define
+class Author:
+    author_id: str
+    name: str
+
+
+@library.entity(key=Key("AUTHOR#{author_id}", "BOOK#{year:04d}#{title}"))
+@attrs.define
+class Book:
+    author_id: str
+    year: int
+    title: str
 
 
 def upgrade(old: CustomerV1) -> CustomerV2:
@@ -171,10 +192,11 @@ async def tour(endpoint: str) -> None:
 
         await queries(db, now)
         await transactions(db, now)
+        await shared_table(db)
         await migration(db)
-        for model_class in (Order, Stock, CustomerV1, CustomerV2):
+        for model_class in (Order, Stock, CustomerV1, CustomerV2, library):
             await db.tables.delete(model_class)
-        print(f"\ndeleted the demo's tables ({table} and three more)")
+        print(f"\ndeleted the demo's tables ({table} and four more)")
 
 
 async def queries(db: Session, now: datetime) -> None:
@@ -218,6 +240,26 @@ async def transactions(db: Session, now: datetime) -> None:
         print(f"second order refused, nothing written: {[r.code for r in exc.reasons]}")
     missing = await db.get(Order, "cust-3", "2026-11-25-0002", consistent=True)
     print(f"the second order was not stored either: {missing is None}")
+
+
+async def shared_table(db: Session) -> None:
+    say("One table, two entity types: a collection reads an author and her books in one query")
+    await db.tables.ensure(library)
+    await db.batch_write(
+        put=[
+            Author("le-guin", "Ursula K. Le Guin"),
+            Book("le-guin", 1969, "The Left Hand of Darkness"),
+            Book("le-guin", 1974, "The Dispossessed"),
+            Author("banks", "Iain M. Banks"),
+            Book("banks", 1987, "Consider Phlebas"),
+        ]
+    )
+    print("wrote 2 authors and 3 books into one table, each item's pk and sk from its templates")
+    async for item in db.query(library.collection(Author, Book), {"author_id": "le-guin"}):
+        stored = to_item(item)
+        print(f"{item!r}, stored as pk={stored['pk']['S']} sk={stored['sk']['S']}")
+    books = [b.title async for b in db.query(Book, {"author_id": "le-guin"})]
+    print(f"a query of Book alone leaves the author out: {books}")
 
 
 async def migration(db: Session) -> None:

@@ -7,12 +7,24 @@ that is not needed, so a signature that stopped catching the mistake fails the c
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import attrs
 from typing_extensions import assert_type
 
-from dynamorm_async import MigrationReport, Page, Query, Session, Transaction, attr, model
+from dynamorm_async import (
+    Key,
+    MigrationReport,
+    Page,
+    Query,
+    Session,
+    Table,
+    Transaction,
+    attr,
+    from_item,
+    model,
+)
 
 
 @model(table="notes", hash_key="owner", range_key="note_id", version="version")
@@ -23,6 +35,24 @@ class Note:
     text: str = ""
     tags: set[str] = attrs.field(factory=set)
     version: int = 0
+
+
+app = Table("app", hash_key="pk", range_key="sk")
+
+
+@app.entity(key=Key("USER#{user_id}", "PROFILE"))
+@attrs.define
+class User:
+    user_id: str
+    name: str
+
+
+@app.entity(key=Key("USER#{user_id}", "ORDER#{placed_at}#{order_id}"))
+@attrs.define
+class Order:
+    user_id: str
+    order_id: str
+    placed_at: datetime
 
 
 async def main(db: Session) -> None:
@@ -63,3 +93,15 @@ async def main(db: Session) -> None:
     await db.tables.copy(Note, mark={"schema": 2.5})  # type: ignore[dict-item]
     await db.tables.copy(Note, max_write_units="100")  # type: ignore[arg-type]
     Session(max_read_units=50, max_write_units=25)
+
+    # Entities of a shared table: keys are mappings; a collection yields the union.
+    user = await db.get(User, {"user_id": "u1"})
+    assert_type(user, User | None)
+    orders = db.query(Order, {"user_id": "u1"}, range=attr("placed_at") >= datetime(2026, 1, 1))
+    assert_type(orders, Query[Order])
+    everything = db.query(app.collection(User, Order), {"user_id": "u1"})
+    assert_type(everything, Query[User | Order])
+    async for item in everything:
+        assert_type(item, User | Order)
+    assert_type(from_item(User, {}), User)
+    db.query(app.collection(User, Order), {"user_id": "u1"}, range=attr("x") > 1)  # type: ignore[call-overload]

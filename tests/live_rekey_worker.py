@@ -11,13 +11,13 @@ that exists is resumed from. Prints ``started`` once the copy runs and ``done`` 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import attrs
+from killing import load_checkpoint, save_checkpoint
 
 from dynamorm_async import Session, model
 
@@ -40,15 +40,6 @@ def rekey(e: Event) -> Event:
 MARK = {"schema": 2}
 
 
-def save(path: Path, checkpoint: dict[str, Any] | None) -> None:
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w") as f:
-        json.dump({"checkpoint": checkpoint}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
-
-
 async def main(path: Path, resume: dict[str, Any] | None) -> None:
     async with Session(table_prefix=os.environ["TABLE_PREFIX"]) as db:
         print("started", flush=True)
@@ -60,11 +51,11 @@ async def main(path: Path, resume: dict[str, Any] | None) -> None:
             page_size=20,
             resume=resume,
             max_write_units=float(os.environ.get("MAX_WRITE_UNITS", "1500")),
-            on_checkpoint=lambda checkpoint: save(path, checkpoint),
+            on_checkpoint=lambda checkpoint: save_checkpoint(path, checkpoint),
         )
     print("done", flush=True)
 
 
 if __name__ == "__main__":
     file = Path(sys.argv[1])
-    asyncio.run(main(file, json.loads(file.read_text())["checkpoint"] if file.exists() else None))
+    asyncio.run(main(file, load_checkpoint(file)))

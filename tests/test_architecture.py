@@ -16,6 +16,7 @@ LAYERS = (
     "_model",  # @model, ModelInfo, type introspection
     "_wire",  # attrs <-> AttributeValue
     "_expr",  # conditions, their compiler, update actions
+    "_single_table",  # shared tables: entities, key templates, collections
     "_transport",  # the aiobotocore client and what we plug into botocore
     "_observe",  # request events, consumed capacity, tracers, units of work
     "_throughput",  # capacity budgets: token buckets that pace requests

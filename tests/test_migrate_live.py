@@ -7,8 +7,6 @@ import asyncio
 import json
 import os
 import random
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 import attrs
 import pytest
 import pytest_asyncio
+from killing import kill_and_resume
 from live_rekey_worker import MARK, Event, rekey
 
 from dynamorm_async import (
@@ -347,44 +346,9 @@ async def test_re_keying_in_place_killed_mid_copy_resumes_exact(
     n = 1_500 if ENGINE == "dynamodb-local" else 300
     await db.tables.ensure(Event)
     await db.batch_write(put=[Event(f"p{i % 7}", f"e{i}", i) for i in range(n)])
-    checkpoint = tmp_path / "rekey.json"
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
-        "TABLE_PREFIX": db.table_prefix,
-        "MAX_WRITE_UNITS": "2000",
-    }
-    seed = random.randrange(1 << 30)
-    rng = random.Random(seed)
-    killed = 0
-    for run in range(3):
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(HERE / "live_rekey_worker.py"),
-            str(checkpoint),
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            assert process.stdout is not None and process.stderr is not None
-            first = await asyncio.wait_for(process.stdout.readline(), 60)
-            assert first.strip() == b"started", await process.stderr.read()
-            if run < 2:
-                await asyncio.sleep(rng.uniform(0.3, 1.5))  # a random moment of the copy
-                if process.returncode is None:
-                    process.send_signal(signal.SIGKILL)
-                    killed += 1
-            out, err = await asyncio.wait_for(process.communicate(), 120)
-        finally:
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
-        if run == 2:
-            assert process.returncode == 0 and b"done" in out, err.decode()
+    seed, killed = await kill_and_resume(
+        HERE / "live_rekey_worker.py", tmp_path / "rekey.json", dynamodb_endpoint, db.table_prefix
+    )
     assert killed >= 1, f"seed {seed}: the copy ended before any kill"
     assert_moved(await stored(db, db.table_name(Event)), range(n))
 

@@ -252,6 +252,10 @@ class UpdateBuilder:
         else:
             self._sets.append(f"{text} = {placeholder}")
 
+    def managed_remove(self, stored: str) -> None:
+        """REMOVE an attribute the session maintains, by stored name."""
+        self._removes.append(self.ctx.name(stored))
+
     # -- helpers -------------------------------------------------------------------------
 
     def _target(self, path: Path | str, action: str) -> Resolved:

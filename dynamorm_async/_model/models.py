@@ -9,9 +9,9 @@ mistake surfaces as a ``ModelError`` at import time rather than as a failed requ
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, Protocol, TypeVar, Union
 
 import attrs
 
@@ -19,6 +19,7 @@ from .._errors import ModelError
 from .types import NoneType, is_set_type, optional_inner, scalar_tag, strip_optional, type_name
 
 __all__ = [
+    "EntityKeys",
     "FieldInfo",
     "GlobalIndex",
     "KeyAttribute",
@@ -164,6 +165,36 @@ def _key_schema(hash_key: KeyAttribute, range_key: KeyAttribute | None) -> list[
     return schema
 
 
+class EntityKeys(Protocol):
+    """What an entity of a shared table (``Table.entity``) adds to its ``ModelInfo``: key
+    attributes made from templates over its fields, and a type attribute. The single-table
+    layer implements it; the layers below call it through this protocol."""
+
+    type_attribute: str
+    type_name: str
+
+    def complete(self, obj: Any, item: dict[str, Any]) -> None:
+        """Add the key attributes and the type attribute to ``obj``'s dumped item."""
+
+    def key(self, values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the Key map, the field values) for a mapping of the key templates' fields."""
+
+    def key_of(self, obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``key`` for an instance."""
+
+    def update_keys(
+        self,
+        key_values: Mapping[str, Any],
+        actions: Mapping[str, Any],
+        upsert: bool,
+        dump: Callable[[str, Any], Any],
+    ) -> tuple[dict[str, Any], list[str]]:
+        """What an update of the item with ``key_values`` must also SET (stored name ->
+        AttributeValue) and REMOVE, for ``actions``: the index keys whose fields it
+        changes; with ``upsert``, the type and the key fields too. ``dump(field, value)``
+        dumps a field's value."""
+
+
 @attrs.frozen
 class ModelInfo:
     """What ``@model`` knows about a class: table, keys, indexes and special attributes.
@@ -182,6 +213,7 @@ class ModelInfo:
     version: str | None
     created_at: str | None
     updated_at: str | None
+    entity: EntityKeys | None = None  # set for an entity of a shared table
 
     def field(self, name: str) -> FieldInfo:
         """The field called ``name`` (its Python name); ``ModelError`` if there is none."""

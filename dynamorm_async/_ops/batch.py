@@ -171,7 +171,10 @@ class BatchOperations(SessionBase):
         return [self._load(info, found.get(k)) for k in positions]
 
     def _batch_key(self, info: ModelInfo, given: Any) -> dict[str, Any]:
-        """The wire key for one key of ``batch_get``: a hash value or a (hash, range) tuple."""
+        """The wire key for one key of ``batch_get``: a hash value or a (hash, range) tuple;
+        for an entity, a mapping of its key fields."""
+        if info.entity is not None:
+            return key_from_values(info, self.converter, given, MISSING).item
         if isinstance(given, tuple):
             if len(given) == 2:
                 return key_from_values(info, self.converter, given[0], given[1]).item

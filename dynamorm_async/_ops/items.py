@@ -246,6 +246,17 @@ def build_update(
     ctx = ExpressionContext(info, session.converter)
     builder = UpdateBuilder(ctx)
     add_actions(builder, info, actions)
+    if info.entity is not None:  # keys made of the changed fields, and on upsert the rest
+
+        def dump(name: str, value: Any) -> dict[str, Any]:
+            f = info.field(name)
+            return {f.stored_name: session.converter.dump_value(value, f.type)}
+
+        sets, removes = info.entity.update_keys(key.values, actions, upsert, dump)
+        for stored, av in sets.items():
+            builder.managed(stored, av)
+        for stored in removes:
+            builder.managed_remove(stored)
     if upsert:
         _check_upsert_is_loadable(info, key, builder)
     conditions: list[str] = []
@@ -472,6 +483,7 @@ def _check_upsert_is_loadable(info: ModelInfo, key: Key, builder: UpdateBuilder)
     """An upsert may create the item: refuse one that would leave a required field unset,
     since the model could not load that item (and a retry would apply ADDs twice)."""
     given = {k.name for k in (info.hash_key, info.range_key) if k is not None}
+    given.update(key.values)  # an entity's key fields, stored with the upsert
     given.update(n for n in (info.version, info.created_at, info.updated_at) if n is not None)
     missing = [f.name for f in info.fields if f.required and f.name not in given]
     missing = [name for name in missing if not builder.gives(name)]

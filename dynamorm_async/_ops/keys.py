@@ -74,8 +74,17 @@ def dump_key_value(info: ModelInfo, conv: Any, key: KeyAttribute, value: Any) ->
 
 
 def key_from_values(info: ModelInfo, conv: Any, hash_value: Any, range_value: Any) -> Key:
-    """The key for ``hash_value`` (and ``range_value`` when the table has a range key)."""
+    """The key for ``hash_value`` (and ``range_value`` when the table has a range key); for
+    an entity of a shared table, ``hash_value`` is a mapping of its key templates' fields."""
     cls = info.cls
+    if info.entity is not None:
+        if range_value is not MISSING and range_value is not None:
+            raise ValidationError(
+                f"{cls.__qualname__} is an entity: pass its key as one mapping of fields, "
+                f"not a second key value {range_value!r:.60}",
+                model=cls,
+            )
+        return Key(*info.entity.key(hash_value))
     if info.range_key is None and range_value is not MISSING and range_value is not None:
         raise ValidationError(
             f"{cls.__qualname__} has no range key (its key is {info.hash_key.name!r} only), "
@@ -99,12 +108,16 @@ def key_from_values(info: ModelInfo, conv: Any, hash_value: Any, range_value: An
 
 def key_from_object(info: ModelInfo, conv: Any, obj: Any) -> Key:
     """The key of a model instance."""
+    if info.entity is not None:
+        return Key(*info.entity.key_of(obj))
     range_value = getattr(obj, info.range_key.name) if info.range_key is not None else MISSING
     return key_from_values(info, conv, getattr(obj, info.hash_key.name), range_value)
 
 
 def key_values(info: ModelInfo, obj: Any) -> dict[str, Any]:
     """The key of a model instance as Python values, by field name (for messages)."""
+    if info.entity is not None:
+        return info.entity.key_of(obj)[1]
     names = [info.hash_key.name] + ([info.range_key.name] if info.range_key else [])
     return {n: getattr(obj, n) for n in names}
 

@@ -23,9 +23,11 @@ from .._transport.translate import Context
 from .base import SessionBase
 from .cursor import cursor_scope, decode_cursor, encode_cursor
 
-__all__ = ["Page", "Query", "Scan", "positive"]
+__all__ = ["SKIPPED", "Page", "Query", "Scan", "positive"]
 
 T = TypeVar("T")
+# What a collection's loader returns for an item no entity of it claims.
+SKIPPED: Any = object()
 
 
 @attrs.frozen
@@ -59,6 +61,8 @@ class _Read(Generic[T]):
         limit: int | None,
         page_size: int | None,
         has_filter: bool,
+        *,
+        skips: bool = False,
     ) -> None:
         self._session = session
         self._info = info
@@ -70,6 +74,8 @@ class _Read(Generic[T]):
         self._page_size = positive("page_size", page_size)
         self._scope = cursor_scope(self._operation, params, self._limit)
         self._has_filter = has_filter
+        self._skips = skips  # the loader may return SKIPPED (a collection)
+        self.skipped = 0  # items read that no entity of the collection claims
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._info.cls.__qualname__} on {self._table!r}>"
@@ -110,9 +116,22 @@ class _Read(Generic[T]):
 
     async def _items(self, params: dict[str, Any], limit: int | None) -> AsyncIterator[T]:
         load = self._load
-        async for items, _ in self._rows(params, limit):
+        if not self._skips:
+            async for items, _ in self._rows(params, limit):
+                for item in items:
+                    yield load(item)
+            return
+        kept = 0  # the limit counts the items yielded, not those skipped
+        async for items, _ in self._rows(params, None):
             for item in items:
-                yield load(item)
+                loaded = load(item)
+                if loaded is SKIPPED:
+                    self.skipped += 1
+                    continue
+                yield loaded
+                kept += 1
+                if limit is not None and kept >= limit:
+                    return
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._items(self._params, self._limit)
@@ -146,7 +165,10 @@ class _Read(Generic[T]):
         # middle of DynamoDB's page and LastEvaluatedKey is exactly where the next one starts.
         if size > 0:
             async for rows, page_last in self._rows(params, size, exact=True):
-                items.extend(self._load(row) for row in rows)
+                loaded = [self._load(row) for row in rows]
+                kept = [i for i in loaded if i is not SKIPPED]
+                self.skipped += len(loaded) - len(kept)
+                items.extend(kept)
                 last = page_last
         offset += len(items)
         if last is None or (self._limit is not None and offset >= self._limit):

@@ -11,9 +11,11 @@ from .._errors import ValidationError, whole_number
 from .._expr.compile import ExpressionContext, compile_condition
 from .._expr.conditions import BeginsWith, Between, Compare, Condition, Path
 from .._model.models import IndexInfo, KeyAttribute, ModelInfo, model_info
+from .._single_table.reads import collection_key_condition, entity_key_condition, type_filter
+from .._single_table.table import Collection, EntityInfo
 from .base import SessionBase
 from .keys import dump_key_value
-from .queries import Query, Scan
+from .queries import SKIPPED, Query, Scan
 
 __all__ = ["ReadOperations"]
 
@@ -26,6 +28,23 @@ class ReadOperations(SessionBase):
     """query / scan."""
 
     cursor_key: bytes | None = None
+
+    @overload
+    def query(
+        self,
+        cls: Collection[T],
+        hash_key: Any,
+        *,
+        range: None = ...,
+        filter: Condition | None = ...,
+        index: str | None = ...,
+        reverse: bool = ...,
+        limit: int | None = ...,
+        page_size: int | None = ...,
+        consistent: bool = ...,
+        attributes: None = ...,
+        table_name: str | None = ...,
+    ) -> Query[T]: ...
 
     @overload
     def query(
@@ -63,7 +82,7 @@ class ReadOperations(SessionBase):
 
     def query(
         self,
-        cls: type[T],
+        cls: type[T] | Collection[T],
         hash_key: Any,
         *,
         range: Condition | None = None,
@@ -93,18 +112,38 @@ class ReadOperations(SessionBase):
         global index (DynamoDB cannot). ``attributes=[...]`` reads those attributes (plus the
         keys) and yields dicts of field names to values; so does an index whose projection
         leaves out some of the model's fields, which therefore needs ``attributes``.
+
+        An entity of a shared table (``Table.entity``) takes a mapping of its hash key
+        template's fields, and optionally the leading fields of its range template;
+        ``range`` is then a condition on the next field of the range template, compiled to
+        the sort-key condition that selects exactly those items. Only items of that entity
+        are returned. A collection (``Table.collection``) yields each item as its own class.
         """
+        if isinstance(cls, Collection):
+            return self._query_collection(
+                cls, hash_key, range, filter, index, reverse, limit, page_size, consistent,
+                attributes, table_name,
+            )  # fmt: skip
         info = model_info(cls)
         table = self.table_name(cls, table_name)
         index_info = _index(info, index, consistent)
         ctx = ExpressionContext(info, self.converter)
         hash_attr = info.hash_key if index_info is None else index_info.hash_key
         range_attr = info.range_key if index_info is None else index_info.range_key
-        hash_av = dump_key_value(info, self.converter, hash_attr, hash_key)
-        placeholder = ctx.add_value(hash_av)
-        key_condition = f"{ctx.name(hash_attr.stored_name)} = {placeholder}"
-        if range is not None:
-            key_condition += " AND " + _range_condition(ctx, range, range_attr, index)
+        more: list[str] = []
+        if isinstance(info.entity, EntityInfo):
+            key_condition, exact = entity_key_condition(
+                ctx, info.entity, hash_key, range, index_info
+            )
+            if exact is not None:
+                more.append(ctx.condition(exact))
+            more.append(type_filter(ctx, info.entity))
+        else:
+            hash_av = dump_key_value(info, self.converter, hash_attr, hash_key)
+            placeholder = ctx.add_value(hash_av)
+            key_condition = f"{ctx.name(hash_attr.stored_name)} = {placeholder}"
+            if range is not None:
+                key_condition += " AND " + _range_condition(ctx, range, range_attr, index)
         params: dict[str, Any] = {"TableName": table, "KeyConditionExpression": key_condition}
         if reverse:
             params["ScanIndexForward"] = False
@@ -112,11 +151,58 @@ class ReadOperations(SessionBase):
             self,
             info,
             table,
-            *self._read_params(ctx, params, info, index_info, filter, consistent, attributes),
+            *self._read_params(ctx, params, info, index_info, filter, consistent, attributes, more),
             limit,
             page_size,
-            filter is not None,
+            filter is not None or bool(more),
         )
+
+    def _query_collection(
+        self,
+        collection: Collection[T],
+        values: Any,
+        range: Condition | None,
+        filter: Condition | None,
+        index: str | None,
+        reverse: bool,
+        limit: int | None,
+        page_size: int | None,
+        consistent: bool,
+        attributes: Sequence[str] | None,
+        table_name: str | None,
+    ) -> Query[T]:
+        """The query of a collection: one partition, each item loaded as its entity."""
+        if range is not None or attributes is not None:
+            raise ValidationError(
+                f"a query of {collection!r} takes the shared hash key fields, filter=, "
+                "index=, reverse=, limit=, page_size= and consistent=; range= and "
+                "attributes= are for one entity"
+            )
+        first = collection.entities[0]
+        info = model_info(first)
+        table = self.table_name(first, table_name)
+        index_info = _index(info, index, consistent)
+        ctx = ExpressionContext(info, self.converter)
+        key_condition = collection_key_condition(ctx, collection, values, index_info)
+        params: dict[str, Any] = {"TableName": table, "KeyConditionExpression": key_condition}
+        if reverse:
+            params["ScanIndexForward"] = False
+        params, _, count = self._read_params(
+            ctx, params, info, index_info, filter, consistent, None
+        )
+        by_type = collection.by_type
+        attribute = collection.table.type_attribute
+        load_item = self.converter.load_item
+
+        def load(item: Any) -> Any:
+            found = item.get(attribute)
+            cls = by_type.get(str(found.get("S"))) if isinstance(found, dict) else None
+            return SKIPPED if cls is None else load_item(cls, item)
+
+        return Query(
+            self, info, table, params, load, count, limit, page_size, filter is not None,
+            skips=True,
+        )  # fmt: skip
 
     @overload
     def scan(
@@ -201,14 +287,16 @@ class ReadOperations(SessionBase):
             params["Segment"] = segment
             params["TotalSegments"] = total_segments
         ctx = ExpressionContext(info, self.converter)
+        # A shared table holds other entities: a scan of one returns only its own items.
+        more = [type_filter(ctx, info.entity)] if isinstance(info.entity, EntityInfo) else []
         return Scan(
             self,
             info,
             table,
-            *self._read_params(ctx, params, info, index_info, filter, consistent, attributes),
+            *self._read_params(ctx, params, info, index_info, filter, consistent, attributes, more),
             limit,
             page_size,
-            filter is not None,
+            filter is not None or bool(more),
             segments=segments,
         )
 
@@ -221,6 +309,7 @@ class ReadOperations(SessionBase):
         filter: Condition | None,
         consistent: bool,
         attributes: Sequence[str] | None,
+        more: Sequence[str] = (),
     ) -> tuple[dict[str, Any], Callable[[Any], Any], dict[str, Any]]:
         """The rest of a Query's or Scan's parameters, how its rows load, and the parameters
         of its ``count()`` (no projection, so none of the projection's names: DynamoDB
@@ -230,8 +319,11 @@ class ReadOperations(SessionBase):
             params["IndexName"] = index.name
         if consistent:
             params["ConsistentRead"] = True
-        if filter is not None:
-            params["FilterExpression"] = ctx.condition(filter)
+        filters = ([ctx.condition(filter)] if filter is not None else []) + list(more)
+        if filters:
+            params["FilterExpression"] = " AND ".join(
+                f if len(filters) == 1 else f"({f})" for f in filters
+            )
         count = {**params, "Select": "COUNT"}
         if ctx.names:
             count["ExpressionAttributeNames"] = dict(ctx.names)

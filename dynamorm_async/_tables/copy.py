@@ -203,6 +203,11 @@ class Copy:
             "TotalSegments": self.total_segments,
             "Limit": self.options.page_size,
         }
+        entity = self.tables.source_info.entity if self.tables.source_info else None
+        if entity is not None:  # a shared table: only this entity's items
+            params["FilterExpression"] = "#type = :type"
+            params["ExpressionAttributeNames"] = {"#type": entity.type_attribute}
+            params["ExpressionAttributeValues"] = {":type": {"S": entity.type_name}}
         ctx = Context("Scan", self.source_table, None)
         pending: tuple[asyncio.Task[None], dict[str, Any] | None] | None = None
         try:

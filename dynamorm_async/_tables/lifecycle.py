@@ -32,6 +32,7 @@ from .._errors import (
 from .._model.models import IndexInfo, KeyAttribute, ModelInfo, model_info
 from .._observe.observers import work
 from .._ops.base import SessionBase
+from .._single_table.table import Table
 from .._transport.translate import Context
 from .description import Provisioned, TableDescription, parse_description
 
@@ -61,7 +62,9 @@ class TableLifecycle:
     async def _call(self, operation: str, name: str, **params: Any) -> Any:
         return await self._session._send(operation, params, Context(operation, name, None))
 
-    def _resolve(self, model: type, table_name: str | None) -> tuple[ModelInfo, str]:
+    def _resolve(self, model: type | Table, table_name: str | None) -> tuple[ModelInfo, str]:
+        if isinstance(model, Table):  # a shared table: its keys and indexes
+            model = model.model
         return model_info(model), self._session.table_name(model, table_name)
 
     # -- reading -------------------------------------------------------------------------
@@ -74,7 +77,9 @@ class TableLifecycle:
             return None
         return parse_description(response["Table"], None)
 
-    async def describe(self, model: type, *, table_name: str | None = None) -> TableDescription:
+    async def describe(
+        self, model: type | Table, *, table_name: str | None = None
+    ) -> TableDescription:
         """The table of ``model`` as a ``TableDescription`` (with its TTL status);
         ``TableNotFound`` when it does not exist."""
         _, name = self._resolve(model, table_name)
@@ -105,7 +110,7 @@ class TableLifecycle:
         again."""
         return parse_description(desc.raw, await self._describe_ttl(desc.name))
 
-    async def exists(self, model: type, *, table_name: str | None = None) -> bool:
+    async def exists(self, model: type | Table, *, table_name: str | None = None) -> bool:
         """True when the table of ``model`` exists (in any status)."""
         _, name = self._resolve(model, table_name)
         return await self._describe_table(name) is not None
@@ -113,7 +118,11 @@ class TableLifecycle:
     # -- waiting -------------------------------------------------------------------------
 
     async def wait_active(
-        self, model: type, *, table_name: str | None = None, timeout: float = _DEFAULT_TIMEOUT
+        self,
+        model: type | Table,
+        *,
+        table_name: str | None = None,
+        timeout: float = _DEFAULT_TIMEOUT,
     ) -> TableDescription:
         """Wait until the table and every global index are ACTIVE; returns the description.
 
@@ -126,7 +135,11 @@ class TableLifecycle:
         return await self._with_ttl(desc)
 
     async def wait_deleted(
-        self, model: type, *, table_name: str | None = None, timeout: float = _DEFAULT_TIMEOUT
+        self,
+        model: type | Table,
+        *,
+        table_name: str | None = None,
+        timeout: float = _DEFAULT_TIMEOUT,
     ) -> None:
         """Wait until the table is gone; ``TableWaitTimeout`` after ``timeout`` seconds."""
         _, name = self._resolve(model, table_name)
@@ -179,7 +192,7 @@ class TableLifecycle:
 
     async def create(
         self,
-        model: type,
+        model: type | Table,
         *,
         table_name: str | None = None,
         wait: bool = True,
@@ -238,7 +251,7 @@ class TableLifecycle:
             await self._enable_ttl(info, name)
         return await self._with_ttl(desc)
 
-    async def enable_ttl(self, model: type, *, table_name: str | None = None) -> None:
+    async def enable_ttl(self, model: type | Table, *, table_name: str | None = None) -> None:
         """Enable time to live on the model's TTL attribute (UpdateTimeToLive)."""
         info, name = self._resolve(model, table_name)
         if info.ttl is None:
@@ -256,7 +269,7 @@ class TableLifecycle:
 
     async def ensure(
         self,
-        model: type,
+        model: type | Table,
         *,
         table_name: str | None = None,
         timeout: float = _DEFAULT_TIMEOUT,
@@ -288,7 +301,7 @@ class TableLifecycle:
             assert desc is not None
         return await self._checked(info, desc)
 
-    async def _check_existing(self, model: type) -> TableDescription | None:
+    async def _check_existing(self, model: type | Table) -> TableDescription | None:
         """The model's table checked as ``ensure`` checks it, or None when it does not exist;
         creates nothing (for dry runs)."""
         info, name = self._resolve(model, None)
@@ -312,7 +325,7 @@ class TableLifecycle:
         return desc
 
     async def ensure_all(
-        self, *models: type, timeout: float = _DEFAULT_TIMEOUT, **options: Any
+        self, *models: type | Table, timeout: float = _DEFAULT_TIMEOUT, **options: Any
     ) -> list[TableDescription]:
         """``ensure`` every model's table concurrently, in one pass; descriptions in the
         order given. Every ensure runs to its end; the first error is raised afterwards::
@@ -332,7 +345,7 @@ class TableLifecycle:
 
     async def delete(
         self,
-        model: type,
+        model: type | Table,
         *,
         table_name: str | None = None,
         missing_ok: bool = False,

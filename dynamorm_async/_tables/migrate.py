@@ -263,7 +263,7 @@ class TableManager(TableLifecycle):
                 deadline=deadline,
                 on_progress=on_progress,
                 on_checkpoint=on_checkpoint,
-                mark=wire_mark(mark, target_keys),
+                mark=_entity_mark(source_info, target_info, wire_mark(mark, target_keys)),
                 writes=CHECKED if (in_place and not offline) or skip_existing else BATCH,
                 skip_existing=skip_existing,
                 budget=budget,
@@ -443,6 +443,18 @@ def _table_of(
         raise ValidationError(f"{role} must be a model class or a table name, got {what!r:.60}")
     info = model_info(what)
     return info, session.table_name(what, table_name)
+
+
+def _entity_mark(
+    source: ModelInfo | None, target: ModelInfo | None, mark: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The mark of a copy: ``mark``, plus the target's type when one entity of a shared
+    table becomes another (its type tells the copied items from those still to copy)."""
+    old = source.entity if source is not None else None
+    new = target.entity if target is not None else None
+    if old is None or new is None or old.type_name == new.type_name:
+        return mark
+    return {**(mark or {}), new.type_attribute: {"S": new.type_name}}
 
 
 def _share(desc: TableDescription | None, kind: str, capacity: float) -> float | None:

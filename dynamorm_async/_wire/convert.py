@@ -44,6 +44,7 @@ import attrs
 import cattrs
 
 from .._errors import DeserializationError, ModelError, ValidationError
+from .._model.models import EntityKeys, ModelInfo
 from .._model.types import NoneType, type_name
 from . import codecs as c
 from . import hooks as _hooks
@@ -107,7 +108,8 @@ class Converter(cattrs.Converter):
                     f"to_item takes an attrs model instance, got {type(obj).__qualname__}",
                     value_type=type(obj),
                 )
-            dump = self._codec(obj.__class__).dump
+            self._codec(obj.__class__)
+            dump = self._dumps[obj.__class__]
         return dump(obj)
 
     def load_item(self, cls: type[T], item: Mapping[str, AttributeValue]) -> T:
@@ -119,7 +121,8 @@ class Converter(cattrs.Converter):
         if load is None:
             if not attrs.has(cls):
                 raise DeserializationError(f"{cls!r} is not an attrs class", item=item)
-            load = self._codec(cls).load
+            self._codec(cls)
+            load = self._loads[cls]
         return load(item)  # type: ignore[no-any-return]
 
     def _codec(self, cls: type) -> ItemCodec:
@@ -127,8 +130,13 @@ class Converter(cattrs.Converter):
             codec = self._items[cls] = item_codec(self, cls)
         except Unsupported as exc:
             raise ModelError(f"{cls.__qualname__}: {exc}", model=cls) from None
-        self._dumps[cls] = codec.dump
-        self._loads[cls] = codec.load
+        info = cls.__dict__.get("__dynamorm__")
+        entity = info.entity if isinstance(info, ModelInfo) else None
+        if entity is None:
+            self._dumps[cls] = codec.dump
+            self._loads[cls] = codec.load
+        else:  # an entity of a shared table: its keys and type go with every item
+            self._dumps[cls], self._loads[cls] = _entity_codec(cls, entity, codec)
         return codec
 
     def _forget_codecs(self) -> None:
@@ -217,6 +225,35 @@ class Converter(cattrs.Converter):
     def register_structure_hook_factory(self, *args: Any, **kwargs: Any) -> Any:
         self._forget_codecs()
         return super().register_structure_hook_factory(*args, **kwargs)
+
+
+def _entity_codec(
+    cls: type, entity: EntityKeys, codec: ItemCodec
+) -> tuple[Callable[[Any], dict[str, AttributeValue]], Callable[[Mapping[str, Any]], Any]]:
+    """The dump and load of an entity: keys and type added; an item of another type (or of
+    none) refused, so it never loads as this entity even when its fields would fit."""
+    dump_fields, load_fields = codec.dump, codec.load
+    attribute, expected = entity.type_attribute, {"S": entity.type_name}
+
+    def dump(obj: Any) -> dict[str, AttributeValue]:
+        item = dump_fields(obj)
+        entity.complete(obj, item)
+        return item
+
+    def load(item: Mapping[str, Any]) -> Any:
+        found = item.get(attribute)
+        if found != expected:
+            stored = found.get("S") if isinstance(found, Mapping) else None
+            raise DeserializationError(
+                f"{cls.__qualname__}: the item is "
+                + (f"a {stored!r}" if stored else f"of no type (no {attribute!r} attribute)")
+                + f", not a {entity.type_name!r}",
+                model=cls,
+                item=item,
+            )
+        return load_fields(item)
+
+    return dump, load
 
 
 def make_converter() -> Converter:

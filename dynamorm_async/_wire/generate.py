@@ -496,7 +496,8 @@ def _keys(cls: type) -> list[tuple[str, str, str, bool]]:
     """(stored name, tag, field, required) of every table and index key, each once."""
     info = cls.__dict__.get("__dynamorm__")
     keys: list[tuple[str, str, str, bool]] = []
-    if isinstance(info, ModelInfo):
+    # An entity's keys are made from templates (checked as they are made), not fields.
+    if isinstance(info, ModelInfo) and info.entity is None:
         for index in (None, *info.indexes):
             pair = (
                 (info.hash_key, info.range_key)

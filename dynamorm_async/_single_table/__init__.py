@@ -1,0 +1,1 @@
+"""Single-table design: several entity types in one table, key templates, collections."""
