@@ -1,5 +1,6 @@
 # Both targets set themselves up on a fresh machine: a virtualenv in .venv with the
-# package and its dev extra; DynamoDB Local is fetched into the user cache on first use.
+# package and its dev, examples and spark extras (pyspark runs the Spark job's tests on a
+# local Spark, with the machine's Java); DynamoDB Local is fetched into the user cache on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,7 +18,7 @@ TABLE_TESTS := tests/test_tables.py tests/test_tables_ensure.py tests/test_testi
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,examples]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,examples,spark]'
 	touch $(STAMP)
 
 lint: $(STAMP)

@@ -90,13 +90,14 @@ _LAZY = {
     "Provisioned": "._tables.description",
     "TableDescription": "._tables.description",
     "TableManager": "._tables.migrate",
+    "TaskReport": "._tables.migration_report",
     "Verification": "._tables.migration_report",
 }
 
 if TYPE_CHECKING:
     from ._tables.description import IndexDescription, KeyElement, Provisioned, TableDescription
     from ._tables.migrate import TableManager
-    from ._tables.migration_report import MigrationReport, Progress, Verification
+    from ._tables.migration_report import MigrationReport, Progress, TaskReport, Verification
 
 
 def __getattr__(name: str) -> Any:
@@ -158,6 +159,7 @@ __all__ = [
     "TableNotFound",
     "TableProtected",
     "TableWaitTimeout",
+    "TaskReport",
     "Throttled",
     "Transaction",
     "TransactionCanceled",

@@ -25,10 +25,11 @@ LAYERS = (
     "_session",  # Session: the operations, the life cycle and db.tables
     "__init__",  # the public face
     "telemetry",  # the OpenTelemetry integration (an optional extra)
+    "spark",  # copies as Spark jobs (an optional extra)
     "testing",  # the public test helpers
 )
 ROOT = Path(dynamorm_async.__file__).parent
-TOP_LEVEL_MODULES = {"__init__.py", "_errors.py", "_session.py", "telemetry.py"}
+TOP_LEVEL_MODULES = {"__init__.py", "_errors.py", "_session.py", "telemetry.py", "spark.py"}
 
 
 def module_name(package_dir: Path, path: Path) -> str:

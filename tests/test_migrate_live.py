@@ -619,3 +619,21 @@ async def test_skip_existing_in_place_and_session_budgets_of_zero_are_refused(
         Session(max_write_units=-5)
     with pytest.raises(ValidationError, match="max_read_units"):
         Session(max_read_units=float("inf"))
+
+
+async def test_a_budgeted_copy_reports_the_units_it_consumed_with_nobody_watching(
+    dynamodb_session: Session,
+) -> None:
+    """A budget asks for the consumed capacity from the start of the copy, so its report
+    carries read and write units even without a callback, a tracer or
+    consumed_capacity=True."""
+    db = dynamodb_session
+    for m in (Plain, PlainV2):
+        await db.tables.ensure(m)
+    await db.batch_write(put=[Plain(f"k{i:03d}", i) for i in range(200)])
+    report = await db.tables.copy(
+        Plain, PlainV2, transform=lambda p: PlainV2(p.pk, p.n), max_write_units=5_000
+    )
+    assert report.written == 200
+    assert report.write_units is not None and report.write_units > 0
+    assert report.read_units is not None and report.read_units > 0

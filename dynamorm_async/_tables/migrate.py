@@ -206,16 +206,20 @@ class TableManager(TableLifecycle):
                 "of every segment in one run, not with resume= or a subset of segments"
             )
         observers = session._observers
-        # One unit of work for the whole copy, checks included: its requests and segments
-        # nest below it, and it adds up the capacity they consumed.
-        with work(
-            observers,
-            "copy",
-            source=source_name,
-            target=target_name,
-            segments=len(starts),
-            total_segments=total,
-        ) as usage:
+        budgeted = read_limit is not None or write_limit is not None or capacity is not None
+        # A budget paces by the capacity DynamoDB reports: it is asked for from the start,
+        # so the copy's unit of work (below) adds it up for the report.
+        with (
+            observers.budget() if budgeted else contextlib.nullcontext(),
+            work(
+                observers,
+                "copy",
+                source=source_name,
+                target=target_name,
+                segments=len(starts),
+                total_segments=total,
+            ) as usage,
+        ):
             try:
                 source_desc, target_desc, target_keys = await self._copy_tables(
                     source_name, target_name, target_info, dry_run=dry_run
@@ -270,8 +274,7 @@ class TableManager(TableLifecycle):
             )
             run = Copy(session, tables, options, total_segments=total, starts=starts, usage=usage)
             # A budget paces by the capacity DynamoDB reports: ask for it while it runs.
-            with session._observers.budget() if budget else contextlib.nullcontext():
-                report = await run.run()
+            report = await run.run()
             if verify and not dry_run and report.complete:
                 try:
                     if target_name == source_name:  # in place: one table, counted once

@@ -21,6 +21,7 @@ __all__ = [
     "MigrationReport",
     "Progress",
     "SegmentReport",
+    "TaskReport",
     "Verification",
     "checkpoint_of",
     "read_checkpoint",
@@ -96,6 +97,22 @@ class Progress:
 
 
 @attrs.frozen
+class TaskReport:
+    """One task of a copy run as a Spark job (``dynamorm_async.spark.copy``): its
+    segments, when it started (``time.time()``, the executor's clock), how long it ran,
+    Spark's attempt number and partition, and what it read and wrote."""
+
+    segments: tuple[int, ...]
+    started: float
+    duration: float
+    attempt: int
+    partition: int
+    scanned: int
+    written: int
+    write_units: float | None = None
+
+
+@attrs.frozen
 class MigrationReport:
     """What a copy (or ``auto_migrate``) did.
 
@@ -139,6 +156,7 @@ class MigrationReport:
     conflicts: int = 0
     existing: int = 0
     already: int = 0
+    tasks: tuple[TaskReport, ...] = ()
 
     @property
     def items_per_second(self) -> float:
