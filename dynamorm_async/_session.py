@@ -74,8 +74,9 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
     scans and batch writes (``batch_write``, ``batch_writer``) so a background job leaves
     the application its share of a table's capacity: each request waits its turn in a
     token bucket fed by the capacity DynamoDB reports, and DynamoDB's throttling slows it
-    further for a while. Single-item requests and queries are not paced. A copy takes its
-    own budget (``db.tables.copy(max_write_units=...)``).
+    further for a while. Single-item requests and queries are not paced. A copy is paced by
+    its own budget when it has one (``db.tables.copy(max_write_units=...)``), else by the
+    session's, all its requests included (its conditional writes too).
     """
 
     def __init__(

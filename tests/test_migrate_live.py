@@ -637,3 +637,32 @@ async def test_a_budgeted_copy_reports_the_units_it_consumed_with_nobody_watchin
     assert report.written == 200
     assert report.write_units is not None and report.write_units > 0
     assert report.read_units is not None and report.read_units > 0
+
+
+async def test_a_copy_under_a_session_budget_paces_its_conditional_writes_too(
+    dynamodb_endpoint: str, dynamodb_session: Session
+) -> None:
+    """A session with max_write_units=100 and a copy without a budget of its own: the
+    copy's conditional PutItems (an in-place rewrite of a versioned model) are paced by the
+    session's buckets like its scans and batch writes."""
+    db = dynamodb_session
+    await db.tables.ensure(Account)
+    await db.batch_write(put=accounts(200))
+    events: list[tuple[float, float]] = []
+    paced = Session(
+        region=REGION,
+        endpoint_url=dynamodb_endpoint,
+        table_prefix=db.table_prefix,
+        max_write_units=100,
+        on_request=lambda e: (
+            e.operation == "PutItem" and events.append((time.monotonic(), e.write_units))
+        ),
+        **DUMMY_CREDENTIALS,
+    )
+    try:
+        report = await paced.tables.copy(Account, transform=migrate, segments=2)
+    finally:
+        await paced.close()
+    assert report.written == 200 and len(events) == 200
+    rate = sum(u for _, u in events[1:]) / (events[-1][0] - events[0][0])
+    assert rate < 100 * 1.15, f"{rate:.0f} write units/s at a session budget of 100"

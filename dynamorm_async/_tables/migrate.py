@@ -248,6 +248,8 @@ class TableManager(TableLifecycle):
             budget = None
             if read_limit is not None or write_limit is not None:
                 budget = Budget(read_limit, write_limit)
+            elif session._budget is not None:  # the session's, for every request of the copy
+                budget = session._budget.for_every_request()
             tables = CopyTables(
                 source=source_name,
                 target=target_name,

@@ -47,6 +47,14 @@ class Budget:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._reads: dict[str, float] = {}  # table -> units its last read consumed
 
+    def for_every_request(self) -> Budget:
+        """This budget, with the same buckets, pacing every request (for a copy run under
+        a session's budget: its conditional writes and re-reads count too)."""
+        wide = Budget(self.read_units, self.write_units)
+        wide._buckets = self._buckets
+        wide._reads = self._reads
+        return wide
+
     def paces(self, operation: str) -> bool:
         return self.operations is None or operation in self.operations
 
