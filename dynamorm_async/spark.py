@@ -45,6 +45,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+import attrs
 from pyspark import TaskContext
 from pyspark.sql import SparkSession
 
@@ -145,11 +146,9 @@ def copy(
     return _Job(spark, spec, source_name, starts, store).run(tasks, running)
 
 
+@attrs.frozen(kw_only=True)
 class _Spec:
     """What every task needs, pickled to the executors."""
-
-    def __init__(self, **fields: Any) -> None:
-        self.__dict__.update(fields)
 
     source: Any
     target: Any

@@ -30,6 +30,7 @@ __all__ = [
     "is_table_name",
     "model",
     "model_info",
+    "special_field",
 ]
 
 T = TypeVar("T")
@@ -436,19 +437,7 @@ def _build_info(
         index_infos.append(IndexInfo(index.name, kind, ih, ir, projection_type, non_key))
 
     def special(role: str, field_name: str | None, allowed: tuple[type, ...]) -> str | None:
-        if field_name is None:
-            return None
-        f = by_name.get(field_name)
-        if f is None:
-            raise fail(f"{role} {field_name!r} is not a field of the class", field_name)
-        tp = f.type if role == "version" else strip_optional(f.type)
-        if tp not in allowed or tp is bool:
-            wanted = " or ".join(t.__name__ for t in allowed)
-            raise fail(
-                f"{role} field {field_name!r} must be {wanted}, not {type_name(f.type)}",
-                field_name,
-            )
-        return field_name
+        return special_field(fail, by_name, role, field_name, allowed)
 
     key_fields = {table_hash.name} | ({table_range.name} if table_range else set())
     for role, field_name in (("version", version), ("ttl", ttl)):
@@ -467,6 +456,30 @@ def _build_info(
         created_at=special("created_at", created_at, (datetime,)),
         updated_at=special("updated_at", updated_at, (datetime,)),
     )
+
+
+def special_field(
+    fail: Callable[..., ModelError],
+    by_name: Mapping[str, FieldInfo],
+    role: str,
+    field_name: str | None,
+    allowed: tuple[type, ...],
+) -> str | None:
+    """``field_name`` checked as the ``role`` field (version, ttl, created_at, updated_at):
+    a field of the class of one of the ``allowed`` types; ``fail(message, field)`` makes the
+    error."""
+    if field_name is None:
+        return None
+    f = by_name.get(field_name)
+    if f is None:
+        raise fail(f"{role} {field_name!r} is not a field of the class", field_name)
+    tp = f.type if role == "version" else strip_optional(f.type)
+    if tp not in allowed or tp is bool:
+        wanted = " or ".join(t.__name__ for t in allowed)
+        raise fail(
+            f"{role} field {field_name!r} must be {wanted}, not {type_name(f.type)}", field_name
+        )
+    return field_name
 
 
 def fields_of(cls: type) -> tuple[FieldInfo, ...]:

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "READ_OPERATIONS",
     "Capacity",
     "CapacityTotals",
     "RequestEvent",
@@ -132,7 +133,8 @@ class RequestEvent:
         return sum(c.write_units for c in self.capacity)
 
 
-_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
+# The operations whose consumed units are read units (the others' are write units).
+READ_OPERATIONS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
 
 
 def parse_capacity(operation: str, raw: Any) -> tuple[Capacity, ...]:
@@ -140,7 +142,7 @@ def parse_capacity(operation: str, raw: Any) -> tuple[Capacity, ...]:
     if not raw:
         return ()
     entries = raw if isinstance(raw, list) else [raw]
-    reads = operation in _READS
+    reads = operation in READ_OPERATIONS
     out = []
     for entry in entries:
         units = float(entry.get("CapacityUnits") or 0.0)

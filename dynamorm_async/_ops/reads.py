@@ -128,8 +128,6 @@ class ReadOperations(SessionBase):
         table = self.table_name(cls, table_name)
         index_info = _index(info, index, consistent)
         ctx = ExpressionContext(info, self.converter)
-        hash_attr = info.hash_key if index_info is None else index_info.hash_key
-        range_attr = info.range_key if index_info is None else index_info.range_key
         more: list[str] = []
         if isinstance(info.entity, EntityInfo):
             key_condition, exact = entity_key_condition(
@@ -139,6 +137,8 @@ class ReadOperations(SessionBase):
                 more.append(ctx.condition(exact))
             more.append(type_filter(ctx, info.entity))
         else:
+            hash_attr = info.hash_key if index_info is None else index_info.hash_key
+            range_attr = info.range_key if index_info is None else index_info.range_key
             hash_av = dump_key_value(info, self.converter, hash_attr, hash_key)
             placeholder = ctx.add_value(hash_av)
             key_condition = f"{ctx.name(hash_attr.stored_name)} = {placeholder}"

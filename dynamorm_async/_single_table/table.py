@@ -20,7 +20,6 @@ import attrs
 
 from .._errors import ModelError, ValidationError
 from .._model.models import (
-    FieldInfo,
     GlobalIndex,
     IndexInfo,
     LocalIndex,
@@ -28,8 +27,8 @@ from .._model.models import (
     fields_of,
     is_table_name,
     model,
+    special_field,
 )
-from .._model.types import strip_optional
 from .templates import Key, Template
 
 __all__ = ["Collection", "EntityInfo", "Table"]
@@ -252,8 +251,8 @@ class EntityInfo:
     ) -> ModelInfo:
         name = cls.__qualname__
 
-        def fail(message: str) -> ModelError:
-            return ModelError(f"{name}: {message}", model=cls)
+        def fail(message: str, field: str | None = None) -> ModelError:
+            return ModelError(f"{name}: {message}", model=cls, field=field)
 
         if not isinstance(key, Key):
             raise fail(f"key takes Key(hash_template, range_template), got {key!r}")
@@ -315,6 +314,10 @@ class EntityInfo:
             )
             index_templates[index_name] = (index, h, r)
         entity = cls_(table, cls, type_name, hash_template, range_template, index_templates)
+
+        def checked(role: str, allowed: tuple[type, ...]) -> str | None:
+            return special_field(fail, by_name, role, special[role], allowed)
+
         info = ModelInfo(
             cls=cls,
             table=table.name,
@@ -322,10 +325,10 @@ class EntityInfo:
             range_key=table.info.range_key,
             indexes=table.info.indexes,
             fields=fields,
-            ttl=_special(fail, by_name, "ttl", special["ttl"], (datetime, int)),
-            version=_special(fail, by_name, "version", special["version"], (int,)),
-            created_at=_special(fail, by_name, "created_at", special["created_at"], (datetime,)),
-            updated_at=_special(fail, by_name, "updated_at", special["updated_at"], (datetime,)),
+            ttl=checked("ttl", (datetime, int)),
+            version=checked("version", (int,)),
+            created_at=checked("created_at", (datetime,)),
+            updated_at=checked("updated_at", (datetime,)),
             entity=entity,
         )
         table.entities[type_name] = cls
@@ -351,19 +354,11 @@ class EntityInfo:
 
     def complete(self, obj: Any, item: dict[str, Any]) -> None:
         values = {f: getattr(obj, f) for f in self._template_fields}
-        table = self.table
-        item[table.hash_key] = {"S": self.hash.render(values)}
-        if self.range is not None and table.range_key is not None:
-            item[table.range_key] = {"S": self.range.render(values)}
+        item.update(self._table_key(values))
         for index, h, r in self.indexes.values():
-            hash_text = h.render(values)
-            range_text = r.render(values) if r is not None else ""
-            if hash_text is None or range_text is None:
-                continue  # a None field: the item stays out of this (sparse) index
-            if index.kind == "global":
-                item[index.hash_key.stored_name] = {"S": hash_text}
-            if r is not None and index.range_key is not None:
-                item[index.range_key.stored_name] = {"S": range_text}
+            names, texts = _index_key(index, h, r, values)
+            if texts is not None:  # else a None field: the item stays out of this index
+                item.update((n, {"S": t}) for n, t in zip(names, texts, strict=True))
         item[self.type_attribute] = self.type_value
 
     def key(self, values: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -383,11 +378,15 @@ class EntityInfo:
                 + (f"; not key fields: {', '.join(map(repr, extra))}" if extra else ""),
                 model=self.cls,
             )
+        return self._table_key(values), dict(values)
+
+    def _table_key(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The table's key attributes made of ``values``."""
         table = self.table
         item = {table.hash_key: {"S": self.hash.render(values)}}
         if self.range is not None and table.range_key is not None:
             item[table.range_key] = {"S": self.range.render(values)}
-        return item, dict(values)
+        return item
 
     def key_of(self, obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         return self.key({f: getattr(obj, f) for f in self.key_fields})
@@ -436,15 +435,11 @@ class EntityInfo:
                     model=self.cls,
                     field=unknown[0],
                 )
-            hash_text = h.render(known)
-            range_text = r.render(known) if r is not None else ""
-            pairs = [(index.hash_key.stored_name, hash_text)] if index.kind == "global" else []
-            if r is not None and index.range_key is not None:
-                pairs.append((index.range_key.stored_name, range_text))
-            if hash_text is None or range_text is None:
-                removes += [name for name, _ in pairs]  # a field set to None: out of the index
+            names, texts = _index_key(index, h, r, known)
+            if texts is None:
+                removes += names  # a field set to None: out of the index
                 continue
-            sets.update((name, {"S": text}) for name, text in pairs)
+            sets.update((n, {"S": t}) for n, t in zip(names, texts, strict=True))
         if upsert:  # the update may create the item: everything put() would store
             sets[self.type_attribute] = self.type_value
             for name in self.key_fields:
@@ -453,6 +448,25 @@ class EntityInfo:
 
     def is_type(self, item: Mapping[str, Any]) -> bool:
         return item.get(self.type_attribute) == self.type_value
+
+
+def _index_key(
+    index: IndexInfo, h: Template, r: Template | None, values: Mapping[str, Any]
+) -> tuple[list[str], list[str] | None]:
+    """The stored names of the index key attributes an entity writes (of a local index, its
+    range key only) and their texts made of ``values``; None when a field of the index's
+    templates is None, so the item stays out of the (sparse) index."""
+    hash_text = h.render(values)
+    range_text = r.render(values) if r is not None else ""
+    names: list[str] = []
+    texts: list[str] = []
+    if index.kind == "global":
+        names.append(index.hash_key.stored_name)
+        texts.append(hash_text or "")
+    if r is not None and index.range_key is not None:
+        names.append(index.range_key.stored_name)
+        texts.append(range_text or "")
+    return names, None if hash_text is None or range_text is None else texts
 
 
 def _fields_of(*templates: Template | None) -> tuple[str, ...]:
@@ -465,22 +479,3 @@ def _index_keys(index: GlobalIndex | LocalIndex) -> tuple[str | None, ...]:
     if isinstance(index, LocalIndex):
         return (index.range_key,)
     raise ModelError(f"indexes take GlobalIndex or LocalIndex, got {index!r}")
-
-
-def _special(
-    fail: Callable[[str], ModelError],
-    by_name: Mapping[str, FieldInfo],
-    role: str,
-    field_name: str | None,
-    allowed: tuple[type, ...],
-) -> str | None:
-    if field_name is None:
-        return None
-    f = by_name.get(field_name)
-    if f is None:
-        raise fail(f"{role} {field_name!r} is not a field of the class")
-    tp = f.type if role == "version" else strip_optional(f.type)
-    if tp not in allowed or tp is bool:
-        wanted = " or ".join(t.__name__ for t in allowed)
-        raise fail(f"{role} field {field_name!r} must be {wanted}")
-    return field_name

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._errors import DynamORMError, MigrationError, ValidationError
+from .._expr.compile import ExpressionContext
 from .._observe.observers import Usage, work
 from .._ops.base import SessionBase
 from .._ops.batch_writer import (
@@ -42,6 +43,7 @@ from .._ops.batch_writer import (
 )
 from .._ops.keys import key_of_item
 from .._ops.locking import never_zero
+from .._single_table.reads import type_filter
 from .._throughput.budget import using
 from .._transport.translate import Context
 from .._wire.item_size import check_item_size
@@ -203,11 +205,13 @@ class Copy:
             "TotalSegments": self.total_segments,
             "Limit": self.options.page_size,
         }
-        entity = self.tables.source_info.entity if self.tables.source_info else None
-        if entity is not None:  # a shared table: only this entity's items
-            params["FilterExpression"] = "#type = :type"
-            params["ExpressionAttributeNames"] = {"#type": entity.type_attribute}
-            params["ExpressionAttributeValues"] = {":type": {"S": entity.type_name}}
+        source_info = self.tables.source_info
+        if source_info is not None and source_info.entity is not None:
+            # A shared table: only this entity's items, filtered as its scans are.
+            names = ExpressionContext(source_info, self.session.converter)
+            params["FilterExpression"] = type_filter(names, source_info.entity)
+            params["ExpressionAttributeNames"] = names.names
+            params["ExpressionAttributeValues"] = names.values
         ctx = Context("Scan", self.source_table, None)
         pending: tuple[asyncio.Task[None], dict[str, Any] | None] | None = None
         try:
@@ -294,9 +298,8 @@ class Copy:
         single: list[_Entry] = []
         for source, writes in entries:
             # In place, a new key is written with the old one deleted in one transaction.
-            moved = self.in_place and any(
-                w.id[1] != key_id(source, self.tables.target_keys) for w in writes
-            )
+            source_id = key_id(source, self.tables.target_keys) if self.in_place else None
+            moved = self.in_place and any(w.id[1] != source_id for w in writes)
             if checked or moved:
                 single.append((source, writes))
             else:
@@ -322,9 +325,7 @@ class Copy:
         failure = incomplete(
             "BatchWriteItem", [w.original for w in left], len(chunk) - len(left), error, "items"
         )
-        if (
-            self.options.on_error == "skip"
-        ):  # recorded like a failed transform, and the copy goes on
+        if self.options.on_error == "skip":  # recorded like a failed transform; the copy goes on
             self.failures += [Failure(self._target_key(w), failure) for w in left]
             return
         self._fail(failure, self._target_key(left[0]))
@@ -341,7 +342,7 @@ class Copy:
                 return
             except Exception as exc:  # a write refused, or a transform run again failed
                 error: Exception = exc
-        key = {n: source[n] for n in self.tables.source_keys if n in source}
+        key = self.tables.source_key(source)
         unreachable = isinstance(error, DynamORMError) and is_unreachable(error)
         if self.options.on_error == "skip" and not unreachable:
             self.failures.append(Failure(key, error))
@@ -368,7 +369,7 @@ class Copy:
             try:
                 entries.append((item, await self._convert_one(item)))
             except Exception as exc:
-                key = {n: item[n] for n in self.tables.source_keys if n in item}
+                key = self.tables.source_key(item)
                 if self.options.on_error == "skip":
                     self.failures.append(Failure(key, exc))
                     continue
@@ -439,7 +440,7 @@ class Copy:
             item = self.session.converter.dump_item(out)  # refuses a missing or empty key
             key = key_of_item(target, item)
         if self.in_place:
-            bump_version(item, tables.version, source)  # what it was scanned with, plus one
+            bump_version(item, tables, source)  # what it was scanned with, plus one
         else:
             never_zero(tables.target_info, item)
         if self.options.mark is not None:

@@ -39,10 +39,22 @@ class CopyTables:
     def version(self) -> str | None:
         """The stored name of the version attribute of an in-place rewrite's items: the
         source model's (None when there is no model, or it has no version)."""
-        info = self.source_info
-        if info is None or info.version is None:
-            return None
-        return info.field(info.version).stored_name
+        return _version_name(self.source_info)
+
+    @property
+    def target_version(self) -> str | None:
+        """The stored name of the target model's version attribute, if it has one."""
+        return _version_name(self.target_info)
+
+    def source_key(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """The source table's key of a scanned item (for failure reports)."""
+        return {n: item[n] for n in self.source_keys if n in item}
+
+
+def _version_name(info: ModelInfo | None) -> str | None:
+    if info is None or info.version is None:
+        return None
+    return info.field(info.version).stored_name
 
 
 @attrs.frozen
@@ -61,7 +73,6 @@ class CopyOptions:
     on_checkpoint: Callable[[Any], Any] | None = None
     mark: Mapping[str, Mapping[str, str]] | None = None  # wire form
     writes: str = BATCH
-    skip_existing: bool = False
     budget: Budget | None = None
 
 

@@ -25,8 +25,9 @@ from typing import Any
 from .._errors import ConditionFailed, DynamORMError, TransactionCanceled, ValidationError
 from .._ops.base import SessionBase
 from .._ops.batch_writer import BatchStats, Outage, Write, key_id, retry_chunk
+from .._ops.locking import stored_version
 from .._transport.translate import Context
-from .copy_options import CopyOptions, CopyTables
+from .copy_options import CHECKED, CopyOptions, CopyTables
 
 __all__ = ["CheckedWriter", "LiveCounts", "bump_version", "is_marked"]
 
@@ -55,15 +56,16 @@ def is_marked(item: Mapping[str, Any], mark: Mapping[str, Any] | None) -> bool:
     return mark is not None and all(item.get(n) == v for n, v in mark.items())
 
 
-def bump_version(item: dict[str, Any], version: str | None, scanned: Mapping[str, Any]) -> None:
+def bump_version(item: dict[str, Any], tables: CopyTables, scanned: Mapping[str, Any]) -> None:
     """Give an in-place output the version of the item it was made of, plus one."""
-    if version is not None:
-        item[version] = {"N": str(scanned_version(scanned, version) + 1)}
+    if tables.version is not None:
+        item[tables.version] = {"N": str(_scanned_version(tables, scanned) + 1)}
 
 
-def scanned_version(item: Mapping[str, Any], version: str) -> int:
-    av = item.get(version)
-    return int(av["N"]) if isinstance(av, Mapping) and "N" in av else 0
+def _scanned_version(tables: CopyTables, item: Mapping[str, Any]) -> int:
+    """The version an item was scanned with; 0 for one stored without a version."""
+    assert tables.source_info is not None
+    return stored_version(tables.source_info, item) or 0
 
 
 class _Plan:
@@ -142,7 +144,7 @@ class CheckedWriter:
             if not self._conflict(plan, error):
                 raise error
             self.counts.conflicts += 1
-        key = {n: source[n] for n in self.tables.source_keys if n in source}
+        key = self.tables.source_key(source)
         raise ConditionFailed(
             f"an item of {self.tables.target!r} changed {attempts} times "
             "while the copy rewrote it; it was left as the application wrote it last",
@@ -199,10 +201,10 @@ class CheckedWriter:
         """The condition that the source item is still as scanned: its version unchanged
         (None for an offline rewrite, which promises that nobody writes meanwhile)."""
         version = self.tables.version
-        if version is None or self.options.writes != "checked":
+        if version is None or self.options.writes != CHECKED:
             return None
         names["#v"] = version
-        seen = scanned_version(source, version)
+        seen = _scanned_version(self.tables, source)
         values[":v"] = {"N": str(seen)}
         if seen:
             return "#v = :v"
@@ -258,7 +260,7 @@ class CheckedWriter:
 
     async def _into_live_target(self, writes: list[Write]) -> int:
         written = 0
-        version = self._target_version()
+        version = self.tables.target_version
         for w in writes:
             item = _item(w)
             params: dict[str, Any] = {"TableName": self.tables.target, "Item": item}
@@ -279,12 +281,6 @@ class CheckedWriter:
             else:
                 raise error
         return written
-
-    def _target_version(self) -> str | None:
-        info = self.tables.target_info
-        if info is None or info.version is None:
-            return None
-        return info.field(info.version).stored_name
 
 
 def _item(write: Write) -> dict[str, Any]:

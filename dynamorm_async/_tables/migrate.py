@@ -271,15 +271,13 @@ class TableManager(TableLifecycle):
                 on_checkpoint=on_checkpoint,
                 mark=_entity_mark(source_info, target_info, wire_mark(mark, target_keys)),
                 writes=CHECKED if (in_place and not offline) or skip_existing else BATCH,
-                skip_existing=skip_existing,
                 budget=budget,
             )
             run = Copy(session, tables, options, total_segments=total, starts=starts, usage=usage)
-            # A budget paces by the capacity DynamoDB reports: ask for it while it runs.
             report = await run.run()
             if verify and not dry_run and report.complete:
                 try:
-                    if target_name == source_name:  # in place: one table, counted once
+                    if in_place:  # one table, counted once
                         source_count = target_count = await self._count(source_name, total)
                     else:
                         source_count, target_count = await asyncio.gather(
@@ -288,7 +286,7 @@ class TableManager(TableLifecycle):
                 except asyncio.CancelledError:  # the copy is complete: its report, unverified
                     answer_cancellation()
                     return report
-                expected = source_count if target_name == source_name else report.written
+                expected = source_count if in_place else report.written
                 report = attrs.evolve(
                     report, verification=Verification(source_count, target_count, expected)
                 )

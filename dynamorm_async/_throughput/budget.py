@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .._errors import ValidationError
-from .._observe.events import RequestEvent
+from .._observe.events import READ_OPERATIONS, RequestEvent
 from .._transport.translate import THROTTLING_CODES
 from .._wire.item_size import item_size
 from .bucket import TokenBucket
@@ -27,7 +27,6 @@ __all__ = ["Budget", "Reservation", "budget_for", "check_rate", "using"]
 # What a session-wide budget paces: the bulk reads and writes, not an application's
 # single-item requests (whose latency matters more than their share).
 SESSION_OPERATIONS = frozenset({"Scan", "BatchWriteItem"})
-_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
 _KB = 1024
 
 
@@ -75,16 +74,16 @@ class Budget:
 
     async def reserve(self, operation: str, params: Mapping[str, Any]) -> Reservation:
         """Wait for the units ``operation`` will take, and take them."""
-        kind = "read" if operation in _READS else "write"
+        kind = "read" if operation in READ_OPERATIONS else "write"
         taken: list[tuple[str, TokenBucket, float]] = []
-        for table, units in self._estimate(operation, params, kind).items():
+        for table, units in self._estimate(operation, params).items():
             bucket = self.bucket(table, kind)
             if bucket is not None:
                 await bucket.take(units)
                 taken.append((table, bucket, units))
         return Reservation(self, kind, taken)
 
-    def _estimate(self, operation: str, params: Mapping[str, Any], kind: str) -> dict[str, float]:
+    def _estimate(self, operation: str, params: Mapping[str, Any]) -> dict[str, float]:
         if operation in ("Scan", "Query"):
             table = str(params.get("TableName"))
             return {table: self._reads.get(table, 1.0)}
