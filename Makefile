@@ -37,10 +37,15 @@ $(INTEROP)/.installed: pyproject.toml
 interop: $(INTEROP)/.installed
 	DYNAMORM_TEST_ENGINE=dynamodb-local $(INTEROP)/bin/python -m pytest tests/interop
 
+# Every integration test runs on both transports: the lean one, then aiobotocore (the second
+# pass leaves out the modules that do not depend on the transport; tests/conftest.py).
 test: lint typecheck
-	DYNAMORM_TEST_ENGINE=dynamodb-local $(BIN)/python -m pytest
-	DYNAMORM_TEST_ENGINE=moto $(BIN)/python -m pytest
-	DYNAMORM_TEST_ENGINE=dynalite $(BIN)/python -m pytest $(TABLE_TESTS)
+	DYNAMORM_TRANSPORT=lean DYNAMORM_TEST_ENGINE=dynamodb-local $(BIN)/python -m pytest
+	DYNAMORM_TRANSPORT=aiobotocore DYNAMORM_TEST_ENGINE=dynamodb-local $(BIN)/python -m pytest
+	DYNAMORM_TRANSPORT=lean DYNAMORM_TEST_ENGINE=moto $(BIN)/python -m pytest
+	DYNAMORM_TRANSPORT=aiobotocore DYNAMORM_TEST_ENGINE=moto $(BIN)/python -m pytest
+	DYNAMORM_TRANSPORT=lean DYNAMORM_TEST_ENGINE=dynalite $(BIN)/python -m pytest $(TABLE_TESTS)
+	DYNAMORM_TRANSPORT=aiobotocore DYNAMORM_TEST_ENGINE=dynalite $(BIN)/python -m pytest $(TABLE_TESTS)
 	$(MAKE) interop
 
 demo: $(STAMP)
@@ -54,9 +59,21 @@ $(BENCH)/.installed: pyproject.toml
 
 # The library is measured as users get it: installed from a wheel, its bytecode compiled
 # at install time (as the peers' is), not run from this source tree.
+# aiodynamodb needs Python >= 3.12: the benchmarks run it from an environment of its own.
+PEERS := .venv-bench-peers
+PEERS_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null))
+
+$(PEERS)/.installed: benchmarks/peers-requirements.txt
+	test -x $(PEERS)/bin/python || $(PEERS_PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet -r benchmarks/peers-requirements.txt
+	touch $@
+
+# A machine without Python 3.12 still benchmarks: the scenarios say aiodynamodb was not run.
 bench: $(BENCH)/.installed
+	-$(MAKE) $(PEERS)/.installed
 	$(BENCH)/bin/python -m pip install --quiet --no-deps --force-reinstall .
 	$(BENCH)/bin/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(INTEROP) $(BENCH) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(INTEROP) $(BENCH) $(PEERS) .mypy_cache .pytest_cache .ruff_cache

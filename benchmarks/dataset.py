@@ -117,10 +117,12 @@ def check_same_wire(records: list[Record]) -> None:
         assert ours == theirs, (ours, theirs)
 
 
-def pynamodb_model(table_name: str, endpoint: str) -> Any:
+def pynamodb_model(table_name: str, endpoint: str, base: type | None = None) -> Any:
     """The PynamoDB model of ``Record``'s table, declared as PynamoDB's docs do. PynamoDB
     stores datetimes in its own format and numbers through float, so its items differ from
-    the others in those two details only."""
+    the others in those two details only. ``base``: the ``Model`` class to derive from
+    (pynamodb-async's ``pynamodb_async.models.Model`` takes the same attributes and Meta);
+    PynamoDB's by default."""
     from pynamodb.attributes import (
         BooleanAttribute,
         NumberAttribute,
@@ -130,7 +132,7 @@ def pynamodb_model(table_name: str, endpoint: str) -> Any:
     )
     from pynamodb.models import Model
 
-    class PRecord(Model):
+    class PRecord(base or Model):  # type: ignore[misc,valid-type]
         class Meta:
             pass
 

@@ -38,9 +38,11 @@ from dynamorm_async.testing import DUMMY_CREDENTIALS, REGION, LocalDynamoDB
 __all__ = [
     "BENCHMARKS",
     "DUMMY_CREDENTIALS",
+    "TRANSPORTS",
     "Goal",
     "Options",
     "REGION",
+    "RemoteRun",
     "Result",
     "Sample",
     "compare_profiles",
@@ -51,6 +53,7 @@ __all__ = [
     "measure",
     "median",
     "new_session",
+    "ours_label",
     "own_time_by_package",
     "parse_args",
     "profile_against",
@@ -102,10 +105,33 @@ def engine(endpoint: str | None) -> Iterator[str]:
         yield local.endpoint
 
 
-def new_session(endpoint: str, table_prefix: str = "") -> Session:
-    """A ``Session`` on ``endpoint`` with the dummy credentials, all defaults otherwise."""
+# The session's two transports, measured side by side wherever ours sends requests: "lean"
+# (our own DynamoDB JSON-protocol client and SigV4) and "aiobotocore" (aiobotocore's client).
+TRANSPORTS = ("lean", "aiobotocore")
+
+
+def ours_label(transport: str, detail: str = "") -> str:
+    """The label of our library's row for ``transport``: ``dynamorm_async (lean)``, or with
+    ``detail``: ``dynamorm_async (lean) batch_writer``."""
+    return f"dynamorm_async ({transport})" + (f" {detail}" if detail else "")
+
+
+def new_session(
+    endpoint: str, table_prefix: str = "", *, transport: str = "aiobotocore", **options: Any
+) -> Session:
+    """A ``Session`` on ``endpoint`` with the dummy credentials and ``transport``, all
+    defaults otherwise (``options`` go to ``Session`` as they are).
+
+    The default transport is aiobotocore's because set-up code (seeding, counting, reading
+    a table back) uses ``Session.client()``, the aiobotocore client; what is measured passes
+    its transport explicitly."""
     return Session(
-        region=REGION, endpoint_url=endpoint, table_prefix=table_prefix, **DUMMY_CREDENTIALS
+        region=REGION,
+        endpoint_url=endpoint,
+        table_prefix=table_prefix,
+        transport=transport,
+        **DUMMY_CREDENTIALS,
+        **options,
     )
 
 
@@ -233,9 +259,31 @@ class Sample:
         return self.count / self.wall
 
 
+@dataclass
+class RemoteRun:
+    """A run done in another process (a peer that needs an interpreter or packages of its
+    own, see ``peers.py``): ``call`` makes that process do the run and returns what it
+    measured itself, ``{"wall", "cpu", "count"}``: its wall time and its own
+    ``time.process_time()`` (all its threads), after a full garbage collection of its own.
+    ``run_interleaved`` and ``measure`` take it where they take a local run."""
+
+    call: Callable[[], Awaitable[dict[str, Any]]]
+
+    async def __call__(self) -> int:
+        got = await self.call()
+        return int(got["count"])
+
+    async def measure(self) -> Sample:
+        got = await self.call()
+        return Sample(float(got["wall"]), float(got["cpu"]), int(got["count"]))
+
+
 async def measure(run: Callable[[], Awaitable[int]]) -> Sample:
     """Time one run: wall clock and this process's CPU (all threads), after a full garbage
-    collection so that no path pays for the garbage another one left."""
+    collection so that no path pays for the garbage another one left. A ``RemoteRun``
+    reports the figures of the process that did it."""
+    if isinstance(run, RemoteRun):
+        return await run.measure()
     gc.collect()
     wall, cpu = time.perf_counter(), time.process_time()
     count = await run()

@@ -3,10 +3,12 @@
     python benchmarks/run_all.py [--quick] [--only NAME[,NAME...]]
 
 ``make bench`` runs it in ``.venv-bench`` (the library plus the peers: aioboto3, PynamoDB,
-aiodynamo, boto3, matplotlib). It starts one DynamoDB Local on loopback for the whole run and
-runs each scenario script in a fresh process with ``--endpoint URL --json PATH`` (and
-``--quick``), so that no scenario inherits another's imports, caches or garbage; the
-scenarios that measure process start-up or peak memory start further processes of their own.
+pynamodb-async, aiodynamo, pydynox, boto3, matplotlib; aiodynamodb, which needs Python
+>= 3.12, in ``.venv-bench-peers``, see ``peers.py``). It starts one DynamoDB Local on
+loopback for the whole run and runs each scenario script in a fresh process with
+``--endpoint URL --json PATH`` (and ``--quick``), so that no scenario inherits another's
+imports, caches or garbage; the scenarios that measure process start-up or peak memory
+start further processes of their own.
 The engine and every scenario process are stopped when the run ends, fails or is
 interrupted. A scenario that fails or times out is reported as such in RESULTS.md, with the
 end of its output, and the run goes on.
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import BENCHMARKS, markdown_table
+from peers import PEERS_PYTHON, remote_version
 
 from dynamorm_async.testing import LocalDynamoDB
 
@@ -51,9 +54,12 @@ PACKAGES = (
     "aioboto3",
     "boto3",
     "pynamodb",
+    "pynamodb-async",
     "aiodynamo",
+    "pydynox",
     "matplotlib",
 )
+REMOTE_PACKAGES = ("aiodynamodb", "aioboto3", "aiobotocore", "pydantic")  # .venv-bench-peers
 
 
 @dataclass(frozen=True)
@@ -72,13 +78,14 @@ SCENARIOS = (
     Scenario("first_request", "first_request/bench_first_request.py", True, 600),
     Scenario("converter", "converter/bench_converter.py", False, 600),
     Scenario("per_request", "per_request/bench_per_request.py", True, 900),
+    Scenario("http_stack", "http_stack/bench_http_stack.py", True, 900),
     Scenario("observe", "observe/bench_observe.py", True, 600),
     Scenario("read_path", "read_path/bench_read.py", True, 900),
     Scenario("single_table", "single_table/bench_single_table.py", True, 900),
     Scenario("write_path", "write_path/bench_write.py", True, 900),
     Scenario("copy", "copy/bench_copy.py", True, 1200),
-    Scenario("live_copy", "live_copy/bench_live_copy.py", True, 1200),
-    Scenario("scaling", "scaling/bench_scaling.py", True, 1800),
+    Scenario("live_copy", "live_copy/bench_live_copy.py", True, 2400, 480),
+    Scenario("scaling", "scaling/bench_scaling.py", True, 1800, 480),
     # Tables pass through CREATING only on dynalite: this one starts a dynalite of its own.
     Scenario("tables", "tables/bench_ensure.py", False, 600),
 )
@@ -202,6 +209,7 @@ def machine() -> list[tuple[str, str]]:
             versions.append(f"{package} {version(package)}")
         except PackageNotFoundError:
             versions.append(f"{package} (not installed)")
+    remote = [f"{p} {remote_version(p) or '(not installed)'}" for p in REMOTE_PACKAGES]
     from dynamorm_async.testing._fetch import DYNAMODB_LOCAL_VERSION
 
     java = _first_line(["java", "-version"])
@@ -210,6 +218,7 @@ def machine() -> list[tuple[str, str]]:
         ("System", f"{platform.system()} {platform.release()}"),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("Packages", ", ".join(versions)),
+        ("Peers' environment", f"{PEERS_PYTHON}: " + ", ".join(remote)),
         ("Engine", f"DynamoDB Local {DYNAMODB_LOCAL_VERSION} ({java}), on the same machine"),
         ("Code", _first_line(["git", "describe", "--always", "--dirty=+changes"])),
     ]
@@ -397,7 +406,7 @@ def make_plots(outcomes: list[Outcome]) -> dict[str, list[str]]:
     if "scaling" in by_name:
         with contextlib.suppress(ValueError, KeyError, IndexError):
             _plot_scaling(by_name["scaling"], BENCHMARKS / SCALING_PLOT)
-            shown["scaling"] = [f"![Scaling of the data copy]({SCALING_PLOT})"]
+            shown["scaling"] = [f"![Scaling of the data copy (lean transport)]({SCALING_PLOT})"]
     if "read_path" in by_name and "write_path" in by_name:
         with contextlib.suppress(ValueError, KeyError, IndexError):
             _plot_cpu(by_name["read_path"], by_name["write_path"], BENCHMARKS / CPU_PLOT)
@@ -409,11 +418,13 @@ def make_plots(outcomes: list[Outcome]) -> dict[str, list[str]]:
 def _plot_scaling(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    rows = result["rows"]
     col = {name: _column(result, name) for name in result["columns"]}
+    rows = result["rows"]
+    if "path" in col:  # one row per transport and configuration: plot the lean transport's
+        rows = [r for r in rows if "(lean)" in r[col["path"]]]
     segments = [r[col["segments"]] for r in rows]
     fixed = max(set(segments), key=segments.count)  # the segment count of the size sweep
-    sweep = sorted((r for r in rows if r[col["segments"]] == fixed), key=lambda r: r[0])
+    sweep = sorted((r for r in rows if r[col["segments"]] == fixed), key=lambda r: r[col["items"]])
     items = [r[col["items"]] for r in sweep]
     middle = items[len(items) // 2]
     by_segments = sorted(

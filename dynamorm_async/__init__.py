@@ -69,9 +69,6 @@ from ._ops.batch_writer import BatchStats, BatchWriter
 from ._ops.queries import Page, Query, Scan
 from ._ops.transactions import Transaction
 from ._session import Session
-from ._single_table.dispatch import from_item
-from ._single_table.table import Collection, Table
-from ._single_table.templates import Key
 from ._wire.convert import (
     Converter,
     configure_converter,
@@ -80,9 +77,13 @@ from ._wire.convert import (
     to_item,
 )
 
-# The table manager, its descriptions and the migration reports are loaded on first use:
-# a Lambda that only reads and writes items never pays for them.
+# The table manager, its descriptions, the migration reports and single-table design are
+# loaded on first use: a Lambda that only reads and writes items never pays for them.
 _LAZY = {
+    "Collection": "._single_table.table",
+    "Key": "._single_table.templates",
+    "Table": "._single_table.table",
+    "from_item": "._single_table.dispatch",
     "IndexDescription": "._tables.description",
     "KeyElement": "._tables.description",
     "MigrationReport": "._tables.migration_report",
@@ -95,6 +96,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from ._single_table.dispatch import from_item
+    from ._single_table.table import Collection, Table
+    from ._single_table.templates import Key
     from ._tables.description import IndexDescription, KeyElement, Provisioned, TableDescription
     from ._tables.migrate import TableManager
     from ._tables.migration_report import MigrationReport, Progress, TaskReport, Verification

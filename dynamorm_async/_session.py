@@ -1,10 +1,11 @@
 """``Session``: the async entry point, the top of the package.
 
-A session holds configuration only until its first request; then it opens an aiobotocore
-client for the running event loop (see ``_transport.client``). It is ``SessionBase``
-(``_ops.base``: converter, table names, the one request path, ``_send``, which turns
-botocore's errors into the ``DynamORMError`` tree) plus the operation groups of ``_ops``,
-and it loads the table manager (``_tables``) on first use of ``db.tables``.
+A session holds configuration only until its first request; then it opens a client for the
+running event loop (see ``_transport.client``): the lean transport's or aiobotocore's. It
+is ``SessionBase`` (``_ops.base``: converter, table names, the one request path, ``_send``,
+which turns the transport's errors into the ``DynamORMError`` tree) plus the operation
+groups of ``_ops``, and it loads the table manager (``_tables``) on first use of
+``db.tables``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import ValidationError
 from ._observe.events import CapacityTotals, RequestEvent
@@ -24,6 +25,7 @@ from ._ops.items import ItemOperations
 from ._ops.reads import ReadOperations
 from ._ops.transactions import TransactionOperations
 from ._throughput.budget import SESSION_OPERATIONS, Budget, check_rate
+from ._transport.choose import resolve_transport
 from ._transport.client import ClientOptions, Clients
 from ._wire.convert import Converter, default_converter
 
@@ -38,8 +40,8 @@ _PREFIX = re.compile(r"[A-Za-z0-9_.-]*")
 class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperations):
     """An async DynamoDB session: configuration now, a client on the first request.
 
-    Constructing a session does no I/O and imports nothing heavy; the aiobotocore client is
-    opened by the first request, once per event loop (a Lambda handler that calls
+    Constructing a session does no I/O and imports nothing heavy; the client is opened by
+    the first request, once per event loop (a Lambda handler that calls
     ``asyncio.run`` per invocation gets a fresh client on each new loop, and the old one is
     closed with its loop). Use one session for the whole application::
 
@@ -57,6 +59,20 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
     session's requests are valid by construction; ``Config(parameter_validation=True)``
     turns it back on). A botocore session the Session creates itself parses items with a
     faster parser that returns what botocore's would; one passed in is left as it is.
+
+    ``transport`` picks what sends the requests. ``"lean"`` is the library's own client:
+    DynamoDB's JSON protocol over pooled HTTP/1.1 (h11), SigV4 signing, the standard retry
+    rules with clock-skew correction, credentials from the arguments, the environment or
+    the container endpoint; it imports neither aiobotocore nor botocore, which makes the
+    first request of a fresh process and every request after it cheaper. ``"aiobotocore"``
+    is the full AWS client: profiles, SSO, instance metadata, assume-role chains, FIPS and
+    dual-stack endpoints, proxies, any botocore ``config``. ``"auto"`` (the default, or
+    the ``DYNAMORM_TRANSPORT`` environment variable) takes the lean transport wherever it
+    does exactly what aiobotocore would (no profile, session or config given, region and
+    credentials from the arguments or the environment, no shared AWS config file) and
+    aiobotocore everywhere else; ``db.transport`` says which it took. With the lean
+    transport, ``config`` may set ``connect_timeout``, ``read_timeout``, ``retries``
+    (standard mode) and ``max_pool_connections``.
 
     ``table_prefix`` is put in front of every model's table name (``"dev_"``,
     ``"test_3f2a_"``); every operation also takes ``table_name=`` to name the physical table
@@ -100,6 +116,7 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
         consumed_capacity: bool = False,
         max_read_units: float | None = None,
         max_write_units: float | None = None,
+        transport: Literal["auto", "lean", "aiobotocore"] | None = None,
     ) -> None:
         read_limit = check_rate("max_read_units", max_read_units)
         write_limit = check_rate("max_write_units", max_write_units)
@@ -132,6 +149,13 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
         }
         if credentials and aioboto3_session is not None:
             raise ValidationError("credentials go to the aioboto3 session, not to Session()")
+        chosen = resolve_transport(
+            transport,
+            botocore_session=botocore_session,
+            aioboto3_session=aioboto3_session,
+            profile=profile,
+            config=config,
+        )
         if isinstance(cursor_key, str):
             cursor_key = cursor_key.encode()
         if cursor_key is not None and not 16 <= len(cursor_key) <= 64:
@@ -145,6 +169,7 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
                 profile=profile,
                 botocore_session=botocore_session,
                 aioboto3_session=aioboto3_session,
+                transport=chosen,
             )
         )
         budget = None
@@ -180,14 +205,27 @@ class Session(ItemOperations, ReadOperations, BatchOperations, TransactionOperat
         """``"unopened"`` (no request yet), ``"open"`` or ``"closed"``."""
         return self._clients.state
 
+    @property
+    def transport(self) -> Literal["lean", "aiobotocore"] | None:
+        """The transport requests take: ``"lean"`` or ``"aiobotocore"``; under ``auto``,
+        None until the first request chose one (``transport_reason`` says why it chose
+        aiobotocore)."""
+        return self._clients.transport
+
+    @property
+    def transport_reason(self) -> str | None:
+        """Why ``auto`` chose aiobotocore (a profile, a config file, ...); else None."""
+        return self._clients.why
+
     async def client(self) -> Any:
-        """The aiobotocore DynamoDB client of the running event loop, opened if needed.
+        """The aiobotocore DynamoDB client of the running event loop, opened if needed
+        (also when requests take the lean transport).
 
         For calls the session does not wrap; the session owns it (do not close it)::
 
             limits = await (await db.client()).describe_limits()
         """
-        return await self._clients.get()
+        return await self._clients.raw()
 
     async def close(self) -> None:
         """Close the session's clients. Idempotent; completes even if the caller is

@@ -8,7 +8,7 @@ that is not needed, so a signature that stopped catching the mistake fails the c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 from typing_extensions import assert_type
@@ -93,6 +93,9 @@ async def main(db: Session) -> None:
     await db.tables.copy(Note, mark={"schema": 2.5})  # type: ignore[dict-item]
     await db.tables.copy(Note, max_write_units="100")  # type: ignore[arg-type]
     Session(max_read_units=50, max_write_units=25)
+    lean = Session(region="eu-west-1", transport="lean")
+    assert_type(lean.transport, Literal["lean", "aiobotocore"] | None)
+    Session(transport="fast")  # type: ignore[arg-type]
 
     # Entities of a shared table: keys are mappings; a collection yields the union.
     user = await db.get(User, {"user_id": "u1"})

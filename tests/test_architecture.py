@@ -17,7 +17,8 @@ LAYERS = (
     "_wire",  # attrs <-> AttributeValue
     "_expr",  # conditions, their compiler, update actions
     "_single_table",  # shared tables: entities, key templates, collections
-    "_transport",  # the aiobotocore client and what we plug into botocore
+    "_lean",  # the lean transport: SigV4, HTTP/1.1, standard retries, credentials
+    "_transport",  # the clients of both transports, choosing one; botocore's plug-ins
     "_observe",  # request events, consumed capacity, tracers, units of work
     "_throughput",  # capacity budgets: token buckets that pace requests
     "_ops",  # SessionBase and the session's operations

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,8 +17,8 @@ import pytest
 import pytest_asyncio
 from models import Thing, create_table
 
-from dynamorm_async import BatchIncomplete, BatchWriter, RequestFailed, Session
-from dynamorm_async.testing import DUMMY_CREDENTIALS, REGION, LocalDynamoDB
+from dynamorm_async import BatchIncomplete, BatchWriter, RequestEvent, RequestFailed, Session
+from dynamorm_async.testing import DUMMY_CREDENTIALS, REGION, FaultProxy, LocalDynamoDB
 
 CONNECT_TIMEOUT = 1.0
 ATTEMPTS = 3  # botocore's attempts per request in the fast-failing session
@@ -61,9 +62,11 @@ async def doomed(dynamodb_engine: str) -> AsyncIterator[LocalDynamoDB]:
         await asyncio.to_thread(engine.stop)
 
 
-def session_on(engine: LocalDynamoDB, retries: dict[str, Any] | None = None) -> Session:
-    """A session on ``engine`` with a short connect timeout and the given botocore
-    ``retries`` (the session's defaults when None)."""
+def session_on(
+    engine: LocalDynamoDB | str, retries: dict[str, Any] | None = None, **session: Any
+) -> Session:
+    """A session on ``engine`` (or an endpoint) with a short connect timeout and the given
+    botocore ``retries`` (the session's defaults when None)."""
     from botocore.config import Config
 
     options: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT}
@@ -71,8 +74,9 @@ def session_on(engine: LocalDynamoDB, retries: dict[str, Any] | None = None) -> 
         options["retries"] = retries
     return Session(
         region=REGION,
-        endpoint_url=engine.endpoint,
+        endpoint_url=engine if isinstance(engine, str) else engine.endpoint,
         config=Config(**options),
+        **session,
         aws_access_key_id=DUMMY_CREDENTIALS["aws_access_key_id"],
         aws_secret_access_key=DUMMY_CREDENTIALS["aws_secret_access_key"],
     )
@@ -93,42 +97,37 @@ def kill(engine: LocalDynamoDB) -> None:
 
 
 class Observer:
-    """Watches the session's BatchWriteItem requests through botocore's events: which keys
-    DynamoDB acknowledged as written, and how many HTTP attempts were sent."""
+    """Watches a session's BatchWriteItem requests on either transport: a fault proxy in
+    front of the engine sees which keys DynamoDB acknowledged as written, and the session's
+    request events count the HTTP attempts its transport made."""
 
     def __init__(self, kill_after: int) -> None:
         self.acknowledged: set[tuple[str, int]] = set()
         self.attempts = 0
         self.kill_after = kill_after
         self.written_some = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._lock = threading.Lock()
 
-    async def attach(self, db: Session) -> None:
-        events = (await db.client()).meta.events
-        events.register("before-parameter-build.dynamodb.BatchWriteItem", self._before)
-        events.register("before-send.dynamodb.BatchWriteItem", self._sending)
-        events.register("after-call.dynamodb.BatchWriteItem", self._after)
-
-    def _before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["sent_keys"] = {
-            wire_key(r["PutRequest"]["Item"]) for rs in params["RequestItems"].values() for r in rs
+    def answered(self, request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+        """The proxy's rewrite rule (in its thread): the answer stays as it is."""
+        sent = {
+            wire_key(r["PutRequest"]["Item"]) for rs in request["RequestItems"].values() for r in rs
         }
-
-    def _sending(self, **_: Any) -> None:
-        self.attempts += 1  # returns None: the request goes out as usual
-
-    def _after(
-        self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any
-    ) -> None:
-        if http_response.status_code != 200:
-            return
         back = {
             wire_key(r["PutRequest"]["Item"])
-            for rs in (parsed.get("UnprocessedItems") or {}).values()
+            for rs in (response.get("UnprocessedItems") or {}).values()
             for r in rs
         }
-        self.acknowledged |= context["sent_keys"] - back
-        if len(self.acknowledged) >= self.kill_after:
-            self.written_some.set()
+        with self._lock:
+            self.acknowledged |= sent - back
+            if len(self.acknowledged) >= self.kill_after:
+                self._loop.call_soon_threadsafe(self.written_some.set)
+        return response
+
+    def on_request(self, event: RequestEvent) -> None:
+        if event.operation == "BatchWriteItem":
+            self.attempts += event.attempts
 
 
 async def test_batch_write_fails_fast_with_every_item_accounted_for_when_the_engine_dies(
@@ -139,18 +138,24 @@ async def test_batch_write_fails_fast_with_every_item_accounted_for_when_the_eng
     attempts; it carries exactly the items not acknowledged (each once, as given), ``done``
     counts the acknowledged ones, the unreachable endpoint is its cause, and only the
     requests in flight at the kill were tried again. A batch_get then fails as fast."""
-    db = session_on(doomed, {"mode": "standard", "total_max_attempts": ATTEMPTS})
+    observer = Observer(kill_after=1_000)
+    proxy = FaultProxy(doomed.endpoint).start()
+    proxy.rewrite("BatchWriteItem", observer.answered)
+    db = session_on(
+        proxy.endpoint,
+        {"mode": "standard", "total_max_attempts": ATTEMPTS},
+        on_request=observer.on_request,
+    )
     try:
         await create_table(db, Thing)
         items = things(5_000)
-        observer = Observer(kill_after=1_000)
-        await observer.attach(db)
         writing = asyncio.ensure_future(db.batch_write(put=items, concurrency=CONCURRENCY))
         waiting = asyncio.ensure_future(observer.written_some.wait())
         await asyncio.wait([writing, waiting], return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
         assert not writing.done(), "the batch ended before the engine was killed"
         kill(doomed)
+        await asyncio.to_thread(proxy.stop)  # its port closes: connections are refused
         killed_at, attempts_at_kill = time.monotonic(), observer.attempts
         bound = retry_budget(ATTEMPTS, CONNECT_TIMEOUT) + SLACK
         await asyncio.wait([writing], timeout=bound)
@@ -182,6 +187,7 @@ async def test_batch_write_fails_fast_with_every_item_accounted_for_when_the_eng
         assert len(caught.value.unprocessed) == 5_000 and caught.value.done == 0
     finally:
         await db.close()
+        proxy.stop()
 
 
 async def test_batch_writer_within_a_timeout_ends_at_the_timeout_when_the_engine_is_gone(

@@ -243,9 +243,10 @@ def killed_budget(dynamodb_engine: str) -> int:
     """Write units a second for the runs that are killed: enough for the copy to take about
     6 s, so that three kills at most KILL_AFTER seconds into it each leave it unfinished.
     A V2 user costs 2 units on DynamoDB Local (the table and its email-domain index, as on
-    DynamoDB) and 1 on moto (which leaves out the index). The backup is not paced today:
+    DynamoDB); on moto, which leaves out the index and reports less, 500 units a second
+    copied the 3,000 users in about 2.6 s, too soon for three kills. The backup is not paced today:
     auto_migrate leaves max_write_units out of the options of its backup copy."""
-    return 500 if dynamodb_engine == "moto" else 1_000
+    return 250 if dynamodb_engine == "moto" else 1_000
 
 
 async def run_until_killed(

@@ -20,6 +20,7 @@ from dynamorm_async import (
     model,
     to_item,
 )
+from dynamorm_async.testing import DUMMY_CREDENTIALS, REGION
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -379,23 +380,30 @@ async def test_a_cursor_key_makes_cursors_unforgeable(db: Session, dynamodb_endp
 # -- stopping early --------------------------------------------------------------------------
 
 
-async def test_stopping_a_query_early_leaves_nothing_running(db: Session) -> None:
+async def test_stopping_a_query_early_leaves_nothing_running(
+    db: Session, dynamodb_endpoint: str
+) -> None:
     """Breaking out of a query stops the reading: one page was fetched, no task is left."""
     await seed(db, things("a", 100))
-    client = await db.client()
     sent: list[str] = []
-    client.meta.events.register("before-call.dynamodb.Query", lambda **_: sent.append("Q"))
+    watched = Session(
+        region=REGION,
+        endpoint_url=dynamodb_endpoint,
+        table_prefix=db.table_prefix,
+        on_request=lambda event: sent.append(event.operation),
+        **DUMMY_CREDENTIALS,
+    )
     try:
-        async for thing in db.query(Thing, "a", page_size=10):
+        async for thing in watched.query(Thing, "a", page_size=10):
             if thing.size == 4:
                 break
         # Python finalises the abandoned generator on the next turns of the loop.
         for _ in range(10):
             await asyncio.sleep(0)
-        assert sent == ["Q"]
+        assert sent == ["Query"]
         assert asyncio.all_tasks() == {asyncio.current_task()}
     finally:
-        client.meta.events.unregister("before-call.dynamodb.Query")
+        await watched.close()
 
 
 async def test_stopping_a_parallel_scan_early_cancels_its_segments(db: Session) -> None:
@@ -453,7 +461,7 @@ async def test_a_failing_segment_fails_the_scan_and_stops_the_others(
     from botocore.config import Config
 
     from dynamorm_async import RequestFailed
-    from dynamorm_async.testing import DUMMY_CREDENTIALS, REGION, FaultProxy
+    from dynamorm_async.testing import FaultProxy
 
     await seed(db, things("a", 400))
     with FaultProxy(dynamodb_endpoint) as proxy:

@@ -151,7 +151,8 @@ async def test_a_malformed_region_is_a_session_error_naming_it(
     try:
         with pytest.raises(SessionError, match="'not a region!' is not an AWS region") as caught:
             await db.get(Thing, "t", 1)
-        assert isinstance(caught.value.__cause__, InvalidRegionError)
+        if db.transport != "lean":  # the lean transport checks the name itself
+            assert isinstance(caught.value.__cause__, InvalidRegionError)
         with pytest.raises(SessionError, match="not a region!"):  # and again: nothing cached
             await db.client()
     finally:
@@ -163,8 +164,7 @@ async def test_unreachable_container_credentials_are_a_session_error(
 ) -> None:
     """The credentials endpoint is gone: a session that never had credentials fails at its
     first request, and one whose credentials are due fails at the refresh, both with
-    SessionError naming the credentials and the endpoint, botocore's error chained."""
-    from botocore.exceptions import CredentialRetrievalError
+    SessionError naming the credentials and the endpoint, the transport's error chained."""
 
     url = credentials_server.url
     credentials_server.lifetime = DUE
@@ -183,10 +183,10 @@ async def test_unreachable_container_credentials_are_a_session_error(
         await never.close()
     assert isinstance(first, SessionError), repr(first)
     assert "cannot load AWS credentials" in str(first) and url in str(first)
-    assert isinstance(first.__cause__, CredentialRetrievalError)
+    assert type(first.__cause__).__name__ == "CredentialRetrievalError"
     assert isinstance(refresh, SessionError), repr(refresh)
     assert "GetItem on table 'nowhere_things'" in str(refresh) and url in str(refresh)
-    assert isinstance(refresh.__cause__, CredentialRetrievalError)
+    assert type(refresh.__cause__).__name__ == "CredentialRetrievalError"
 
 
 async def test_a_credentials_answer_without_credentials_is_a_session_error(
@@ -197,12 +197,19 @@ async def test_a_credentials_answer_without_credentials_is_a_session_error(
     credentials_server.malformed = True
     db = Session(region=REGION, endpoint_url=dynamodb_endpoint)
     try:
-        with pytest.raises(SessionError, match="cannot open a DynamoDB client") as caught:
+        with pytest.raises(
+            SessionError, match=r"cannot (open a DynamoDB client|load AWS credentials)"
+        ) as caught:
             await db.get(Thing, "t", 1)
     finally:
         await db.close()
     assert "AccessKeyId" in str(caught.value)
-    assert isinstance(caught.value.__cause__, KeyError)
+    causes = []
+    cause = caught.value.__cause__
+    while cause is not None:  # botocore's KeyError, or the lean transport's error over it
+        causes.append(cause)
+        cause = cause.__cause__
+    assert any(isinstance(c, KeyError) for c in causes), causes
 
 
 # -- credentials kept out of errors ------------------------------------------------------------
@@ -280,7 +287,8 @@ async def test_credentials_echoed_by_the_server_are_scrubbed_from_errors(
                 "token": GIVEN["aws_session_token"],
             }
         else:
-            await db.client()  # the credentials are fetched
+            with pytest.raises(TableNotFound):  # signed with the served credentials
+                await db.get(Thing, "t", 1, table_name="missing_table")
             served = server.served[-1]
             secrets = {
                 "key": served["AccessKeyId"],

@@ -1,6 +1,9 @@
 """Import time (cold start): ``import dynamorm_async`` and three model definitions, in fresh
-interpreters, against ``import aioboto3``, ``import pynamodb.models`` and
-``import aiodynamo.client``.
+interpreters, against ``import aioboto3``, ``import pynamodb.models``,
+``import aiodynamo.client``, and the same three models in pydynox, pynamodb-async and
+aiodynamodb (the last in the peers' Python 3.12 interpreter, see ``peers.py``, with
+``import aioboto3`` there as its reference). The import is the same for both of our
+transports: the transport is chosen by the session, at its first request.
 
 Each sample is a new ``python -c`` process that times its own imports (wall and CPU, from the
 first line of the snippet to the last), so interpreter start-up, identical for all, is left
@@ -29,6 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: shared modules
 
 from harness import Goal, Result, emit, median, parse_args, ratio
+from peers import installed, missing_note, peers_python, remote_available
 
 HEAVY = ("aiobotocore", "botocore", "aiohttp")
 
@@ -71,15 +75,166 @@ class Event:
     expires: datetime
 """
 
-OURS = "import dynamorm_async + 3 models"
+# The same three tables (a global index; a range key and a version; a TTL) declared the way
+# each peer's documentation declares models.
+PYDYNOX_SNIPPET = """
+from pydynox import Model, ModelConfig
+from pydynox.attributes import (
+    DatetimeAttribute,
+    MapAttribute,
+    NumberAttribute,
+    StringAttribute,
+    StringSetAttribute,
+    TTLAttribute,
+    VersionAttribute,
+)
+from pydynox.indexes import GlobalSecondaryIndex
+
+
+class User(Model):
+    model_config = ModelConfig(table="users")
+    user_id = StringAttribute(partition_key=True)
+    email = StringAttribute()
+    name = StringAttribute()
+    created = DatetimeAttribute()
+    roles = StringSetAttribute()
+    by_email = GlobalSecondaryIndex(index_name="by_email", partition_key="email")
+
+
+class Order(Model):
+    model_config = ModelConfig(table="orders")
+    customer_id = StringAttribute(partition_key=True)
+    order_id = StringAttribute(sort_key=True)
+    status = StringAttribute()
+    total = NumberAttribute()
+    note = StringAttribute()
+    version = VersionAttribute()
+
+
+class Event(Model):
+    model_config = ModelConfig(table="events")
+    pk = StringAttribute(partition_key=True)
+    sk = StringAttribute(sort_key=True)
+    kind = StringAttribute()
+    payload = MapAttribute()
+    expires = TTLAttribute()
+"""
+
+PYNAMODB_ASYNC_SNIPPET = """
+from pynamodb.attributes import (
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection
+from pynamodb_async.indexes import GlobalSecondaryIndex
+from pynamodb_async.models import Model
+
+
+class ByEmail(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_email"
+        projection = AllProjection()
+
+    email = UnicodeAttribute(hash_key=True)
+
+
+class User(Model):
+    class Meta:
+        table_name = "users"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    created = UTCDateTimeAttribute()
+    roles = UnicodeSetAttribute(null=True)
+    by_email = ByEmail()
+
+
+class Order(Model):
+    class Meta:
+        table_name = "orders"
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    order_id = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute()
+    total = NumberAttribute()
+    note = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+
+class Event(Model):
+    class Meta:
+        table_name = "events"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    payload = MapAttribute()
+    expires = TTLAttribute()
+"""
+
+# aiodynamodb has no version or TTL attributes: those are plain fields.
+AIODYNAMODB_SNIPPET = """
+from datetime import datetime
+
+from aiodynamodb import DynamoModel, HashKey, RangeKey, table
+from aiodynamodb.models import GSI
+
+
+@table("users", indexes=[GSI("by_email", hash_key="email")])
+class User(DynamoModel):
+    user_id: HashKey[str]
+    email: str
+    name: str
+    created: datetime
+    roles: set[str] = set()
+
+
+@table("orders")
+class Order(DynamoModel):
+    customer_id: HashKey[str]
+    order_id: RangeKey[str]
+    status: str
+    total: int
+    note: str | None = None
+    version: int = 0
+
+
+@table("events")
+class Event(DynamoModel):
+    pk: HashKey[str]
+    sk: RangeKey[str]
+    kind: str
+    payload: dict[str, str]
+    expires: datetime
+"""
+
+OURS = "import dynamorm_async + 3 models (either transport)"
 AIOBOTO3 = "import aioboto3"
-VARIANTS: dict[str, str] = {
-    OURS: OURS_SNIPPET,
-    "import dynamorm_async": "import dynamorm_async",
-    AIOBOTO3: "import aioboto3",
-    "import aiobotocore.session (what ours defers)": "import aiobotocore.session",
-    "import pynamodb.models": "import pynamodb.models",
-    "import aiodynamo.client": "import aiodynamo.client",
+PEERS = "peers"  # run by the peers' interpreter (Python 3.12)
+# name -> (interpreter: None for this one, PEERS for the peers' one; the snippet)
+VARIANTS: dict[str, tuple[str | None, str]] = {
+    OURS: (None, OURS_SNIPPET),
+    "import dynamorm_async": (None, "import dynamorm_async"),
+    AIOBOTO3: (None, "import aioboto3"),
+    "import aiobotocore.session (what ours defers)": (None, "import aiobotocore.session"),
+    "import pynamodb.models": (None, "import pynamodb.models"),
+    "import aiodynamo.client": (None, "import aiodynamo.client"),
+    "import pydynox + 3 models": (None, PYDYNOX_SNIPPET),
+    "import pynamodb_async + 3 models": (None, PYNAMODB_ASYNC_SNIPPET),
+    "import aiodynamodb + 3 models (Python 3.12)": (PEERS, AIODYNAMODB_SNIPPET),
+    "import aioboto3 (Python 3.12: aiodynamodb's reference)": (PEERS, "import aioboto3"),
+}
+NEEDS = {  # what a variant needs beyond the bench environment
+    "import pydynox + 3 models": "pydynox",
+    "import pynamodb_async + 3 models": "pynamodb-async",
+    "import aiodynamodb + 3 models (Python 3.12)": "aiodynamodb",
+    "import aioboto3 (Python 3.12: aiodynamodb's reference)": "aiodynamodb",
 }
 
 # The snippet runs between two clock readings; ``sys`` and ``time`` are loaded at start-up
@@ -102,10 +257,26 @@ def _environment(cache: str) -> dict[str, str]:
     return env
 
 
-def _run(code: str, env: dict[str, str], cwd: str) -> dict[str, Any]:
+def _available() -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """The variants that can run here, each with its interpreter, and the peers that
+    cannot."""
+    there = {
+        "pydynox": installed("pydynox"),
+        "pynamodb-async": installed("pynamodb_async"),
+        "aiodynamodb": remote_available(),
+    }
+    chosen: dict[str, tuple[str, str]] = {}
+    for name, (python, code) in VARIANTS.items():
+        if not there.get(NEEDS.get(name, ""), True):
+            continue
+        chosen[name] = (str(peers_python()) if python == PEERS else sys.executable, code)
+    return chosen, [peer for peer, ok in there.items() if not ok]
+
+
+def _run(python: str, code: str, env: dict[str, str], cwd: str) -> dict[str, Any]:
     script = _TEMPLATE.format(code=textwrap.dedent(code), heavy=HEAVY)
     done = subprocess.run(
-        [sys.executable, "-c", script],
+        [python, "-c", script],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -159,16 +330,17 @@ def _importtime(code: str, env: dict[str, str], cwd: str) -> str:
 
 def bench(quick: bool) -> Result:
     runs = 5 if quick else 21
+    variants, missing = _available()
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
         cache, cwd = os.path.join(tmp, "pycache"), os.path.join(tmp, "cwd")
         os.mkdir(cwd)  # an empty working directory: nothing importable by accident
         env = _environment(cache)
-        for code in VARIANTS.values():  # warm-up: byte-code caches, OS file cache
-            _run(code, env, cwd)
-        samples: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
+        for python, code in variants.values():  # warm-up: byte-code caches, OS file cache
+            _run(python, code, env, cwd)
+        samples: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
         for r in range(runs):
-            for name, code in VARIANTS.items():
-                samples[name].append(_run(code, env, cwd))
+            for name, (python, code) in variants.items():
+                samples[name].append(_run(python, code, env, cwd))
             print(f"  round {r + 1}/{runs} done", file=sys.stderr)
         profile = _importtime(OURS_SNIPPET, env, cwd)
 
@@ -183,7 +355,7 @@ def bench(quick: bool) -> Result:
             ratio(wall[name] / wall[AIOBOTO3]),
             ", ".join(heavy[name]) or "none",
         ]
-        for name in VARIANTS
+        for name in variants
     ]
     share = wall[OURS] / wall[AIOBOTO3]
     goals = [
@@ -209,7 +381,13 @@ def bench(quick: bool) -> Result:
             "round; each child times its own imports, so interpreter start-up (the same for "
             "all) is not included. Byte-code caches exist for every package (written in the "
             "warm-up round). 'heavy modules' lists which of aiobotocore, botocore and aiohttp "
-            "the snippet left in sys.modules."
+            "the snippet left in sys.modules. The import is the same for both of our "
+            "transports (lean and aiobotocore): a session picks its transport at its first "
+            "request. pydynox, pynamodb-async and aiodynamodb define the same three tables "
+            "(a global index; a range key and a version; a TTL) as their documentation "
+            "shows; aiodynamodb needs Python >= 3.12, so its snippet and an 'import aioboto3' "
+            "for reference run in the peers' interpreter (Python 3.12)."
+            + missing_note(missing)
             + (
                 ""
                 if share <= 0.3

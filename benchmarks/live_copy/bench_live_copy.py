@@ -1,7 +1,8 @@
 """What the safe write modes of ``db.tables.copy`` cost: the same items copied five ways.
 
 Each mode copies the same ``N`` items (20,000; ``--quick`` 2,000) of a versioned model
-with ``segments=8, concurrency=8``, from a freshly seeded table, into a fresh table:
+with ``segments=8, concurrency=8``, from a freshly seeded table, into a fresh table, on each
+of the session's transports (lean and aiobotocore):
 
 1. **batch**: into another table, BatchWriteItem of 25, unchecked (the default);
 2. **skip_existing**: into another table, ``skip_existing=True``: one conditional PutItem
@@ -12,9 +13,10 @@ with ``segments=8, concurrency=8``, from a freshly seeded table, into a fresh ta
 5. **in place, new sort key**: ``mark={"schema": 2}`` and a transform that changes the sort
    key: one TransactWriteItems per item (put the new item, delete the old one).
 
-Best of 3 runs (1 with ``--quick``), the modes interleaved, after a warm-up copy by each
-mode (in which the requests are counted). Every run is checked afterwards: the table must
-hold exactly the items expected, transformed, with the expected versions and keys.
+Best of 3 runs (1 with ``--quick``), the modes and transports interleaved, after a warm-up
+copy by each (in which the requests are counted, through the session's ``on_request``).
+Every run is checked afterwards: the table must hold exactly the items expected,
+transformed, with the expected versions and keys.
 
     python benchmarks/live_copy/bench_live_copy.py [--endpoint URL] [--json PATH] [--quick]
 """
@@ -23,12 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -41,9 +44,9 @@ import attrs
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: shared modules
 
 from dataset import PLANS, seed
-from harness import Goal, Result, emit, engine, new_session, parse_args, ratio
+from harness import TRANSPORTS, Goal, Result, emit, engine, new_session, parse_args, ratio
 
-from dynamorm_async import MigrationReport, Session, model
+from dynamorm_async import MigrationReport, RequestEvent, Session, model
 
 SEGMENTS = 8
 CONCURRENCY = 8
@@ -110,6 +113,7 @@ class Mode:
     in_place: bool
     options: dict[str, Any] = field(default_factory=dict)
     transform: Callable[[Account], Account] = normalise
+    transport: str = "lean"
 
     @property
     def moves(self) -> bool:
@@ -135,6 +139,17 @@ MODES = (
         rekey,
     ),
 )
+# Every mode on each transport, interleaved mode by mode.
+VARIANTS = tuple(
+    dataclasses.replace(mode, name=f"{mode.name} ({transport})", transport=transport)
+    for mode in MODES
+    for transport in TRANSPORTS
+)
+
+
+def batch_of(mode: Mode) -> str:
+    """The name of the batch copy on ``mode``'s transport: what ``mode`` is compared with."""
+    return f"{BATCH.name} ({mode.transport})"
 
 
 @dataclass
@@ -176,13 +191,13 @@ async def copy_once(db: Session, mode: Mode, source: str, target: str | None) ->
 
 async def one_run(
     db: Session,
+    copier: Session,
     mode: Mode,
     n: int,
     engine_cpu: Callable[[], float | None],
-    requests: Counter[str] | None = None,
 ) -> Run:
-    """Seed a fresh source table (and create a fresh target), copy, check, drop: only the
-    copy is timed. With ``requests``, the copy's requests are counted into it."""
+    """Seed a fresh source table (and create a fresh target) through ``db``, copy through
+    ``copier`` (a session on ``mode``'s transport), check, drop: only the copy is timed."""
     tag = uuid4().hex[:8]
     source = f"{db.table_prefix}src_{tag}"
     target = None if mode.in_place else f"{db.table_prefix}dst_{tag}"
@@ -193,10 +208,9 @@ async def one_run(
         await seed(db, source, make_accounts, n)
         gc.collect()
         engine_before = engine_cpu()
-        with counting_requests(db, requests):
-            wall, cpu = time.perf_counter(), time.process_time()
-            report = await copy_once(db, mode, source, target)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        wall, cpu = time.perf_counter(), time.process_time()
+        report = await copy_once(copier, mode, source, target)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         engine_after = engine_cpu()
         spent = None
         if engine_before is not None and engine_after is not None:
@@ -253,26 +267,6 @@ async def check(db: Session, mode: Mode, n: int, report: MigrationReport, table:
         )
     problems += [f"{count} items with {what}" for what, count in bad.items()]
     return problems
-
-
-@contextlib.contextmanager
-def counting_requests(db: Session, counts: Counter[str] | None) -> Iterator[None]:
-    """Count the requests the session sends, by operation (in the warm-up only: with
-    ``counts`` None, as in the timed runs, the session sends untouched)."""
-    if counts is None:
-        yield
-        return
-    send = db._send
-
-    async def counted(operation: str, params: dict[str, Any], ctx: Any) -> Any:
-        counts[operation] += 1
-        return await send(operation, params, ctx)
-
-    db._send = counted  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        del db._send
 
 
 # -- the engine's CPU ------------------------------------------------------------------------
@@ -333,34 +327,45 @@ class Sizes:
 async def bench(endpoint: str, sizes: Sizes) -> Result:
     n = sizes.items
     prefix = f"lc{uuid4().hex[:8]}_"
-    db = new_session(endpoint, prefix)
+    db = new_session(endpoint, prefix)  # set-up: tables, seeding, reading back
     engine_cpu = engine_cpu_reader(endpoint)
-    outcomes = {mode.name: Outcome() for mode in MODES}
+    outcomes = {mode.name: Outcome() for mode in VARIANTS}
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(db.close)
         stack.push_async_callback(db.tables._delete_prefixed, prefix)
-        # Warm-up: each mode copies a small table once (connections, generated code), with
-        # its requests counted.
-        for mode in MODES:
+        copiers = {t: new_session(endpoint, prefix, transport=t) for t in TRANSPORTS}
+        for copier in copiers.values():
+            stack.push_async_callback(copier.close)
+        # Warm-up: each mode copies a small table once (connections, generated code), through
+        # a session that counts its requests (on_request; the timed runs are not watched).
+        for mode in VARIANTS:
             got = outcomes[mode.name]
             got.warmup_items = sizes.warmup
+            counter = new_session(
+                endpoint,
+                prefix,
+                transport=mode.transport,
+                on_request=lambda e, c=got.requests: _count(c, e),
+            )
             try:
-                run = await one_run(db, mode, sizes.warmup, engine_cpu, got.requests)
+                run = await one_run(db, counter, mode, sizes.warmup, engine_cpu)
                 got.warmup_problems = run.problems
                 if run.problems:
                     print(f"  warm-up {mode.name}: {'; '.join(run.problems)}", file=sys.stderr)
             except Exception as exc:
                 got.problem = f"warm-up: {type(exc).__name__}: {exc}"
                 print(f"  warm-up {mode.name}: {got.problem}", file=sys.stderr)
+            finally:
+                await counter.close()
         # The runs, interleaved (a, b, c, d, e, a, b, ...); a mode that failed once is not
         # run again: its failure is the result.
         for r in range(sizes.runs):
-            for mode in MODES:
+            for mode in VARIANTS:
                 got = outcomes[mode.name]
                 if got.problem is not None:
                     continue
                 try:
-                    run = await one_run(db, mode, n, engine_cpu)
+                    run = await one_run(db, copiers[mode.transport], mode, n, engine_cpu)
                 except Exception as exc:
                     got.problem = f"run {r + 1}: {type(exc).__name__}: {exc}"
                     print(f"  [{r + 1}/{sizes.runs}] {mode.name}: {got.problem}", file=sys.stderr)
@@ -375,6 +380,10 @@ async def bench(endpoint: str, sizes: Sizes) -> Result:
     return result(outcomes, sizes)
 
 
+def _count(counts: Counter[str], event: RequestEvent) -> None:
+    counts[event.operation] += 1
+
+
 def _best(values: list[float]) -> float:
     return min(values)
 
@@ -386,14 +395,14 @@ def _span(values: list[int]) -> str:
 
 def result(outcomes: dict[str, Outcome], sizes: Sizes) -> Result:
     n = sizes.items
-    base = outcomes[BATCH.name]
-    base_rate = n / _best([r.wall for r in base.runs]) if base.runs else None
-    base_cpu = _best([r.cpu for r in base.runs]) if base.runs else None
     rows: list[list[Any]] = []
     figures: dict[str, tuple[float, float]] = {}  # mode -> (items/s, CPU s per 1,000 items)
     cores: dict[str, tuple[float, float | None]] = {}  # mode -> (client, engine) cores busy
     problems: list[str] = []
-    for mode in MODES:
+    for mode in VARIANTS:
+        base = outcomes[batch_of(mode)]
+        base_rate = n / _best([r.wall for r in base.runs]) if base.runs else None
+        base_cpu = _best([r.cpu for r in base.runs]) if base.runs else None
         got = outcomes[mode.name]
         per_1000 = {op: c * 1000 / got.warmup_items for op, c in got.requests.items()}
         writes = {op: c for op, c in per_1000.items() if op not in ("Scan", "DescribeTable")}
@@ -460,8 +469,8 @@ def result(outcomes: dict[str, Outcome], sizes: Sizes) -> Result:
             "items/s",
             "client CPU s per 1,000 items",
             "engine CPU s per 1,000 items",
-            "speed vs batch copy",
-            "client CPU vs batch copy",
+            "speed vs batch copy (same transport)",
+            "client CPU vs batch copy (same transport)",
         ],
         rows=rows,
         goals=goals,
@@ -488,17 +497,21 @@ def _notes(
         "found in the table afterwards, not report.written. The engine shares the 2 cores "
         "with the client, so items/s say what one machine does, not what DynamoDB does."
     )
-    batch = figures.get(BATCH.name)
-    if batch is not None:
-        parts = []
-        for mode in MODES[1:]:
-            if mode.name in figures:
-                rate, cpu = figures[mode.name]
-                parts.append(
-                    f"{mode.name}: {rate / batch[0]:.0%} of the batch copy's speed, "
-                    f"{cpu / batch[1]:.1f}x its client CPU per item"
-                )
-        text += " What the safety costs here: " + "; ".join(parts) + "."
+    parts = []
+    for mode in VARIANTS:
+        batch = figures.get(batch_of(mode))
+        if batch is not None and mode.name in figures and mode.name != batch_of(mode):
+            rate, cpu = figures[mode.name]
+            parts.append(
+                f"{mode.name}: {rate / batch[0]:.0%} of the batch copy's speed, "
+                f"{cpu / batch[1]:.1f}x its client CPU per item"
+            )
+    if parts:
+        text += (
+            " What the safety costs here (against the batch copy on the same transport): "
+            + "; ".join(parts)
+            + "."
+        )
         text += (
             " On AWS the cost is mostly request count: BatchWriteItem is billed per item like "
             "PutItem, so the conditional modes cost the same write units (1 per item up to "

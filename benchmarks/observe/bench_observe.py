@@ -1,6 +1,7 @@
 """What watching costs: client CPU per GetItem and PutItem, one at a time, for a session that
 nobody watches, one with a request callback, and one traced with OpenTelemetry (the SDK with
-a span processor that keeps nothing), against raw aiobotocore on the same requests.
+a span processor that keeps nothing), on each transport (lean and aiobotocore), against raw
+aiobotocore on the same requests.
 
     python benchmarks/observe/bench_observe.py [--endpoint URL] [--json PATH] [--quick]
 
@@ -22,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: sha
 
 from dataset import Record, make_records
 from harness import (
-    DUMMY_CREDENTIALS,
-    REGION,
+    TRANSPORTS,
     Goal,
     Result,
     emit,
     engine,
+    new_session,
     parse_args,
     ratio,
     raw_client,
@@ -44,14 +45,18 @@ PLAIN, CALLBACK, TRACED, RAW = (
 )
 
 
-def _traced_session(endpoint: str, prefix: str) -> Session:
+def _label(kind: str, transport: str) -> str:
+    return f"{kind} ({transport})"
+
+
+def _traced_session(endpoint: str, prefix: str, transport: str) -> Session:
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
     from dynamorm_async.telemetry import instrument
 
     provider = TracerProvider()
     provider.add_span_processor(SpanProcessor())  # spans are made and ended, then dropped
-    db = Session(region=REGION, endpoint_url=endpoint, table_prefix=prefix, **DUMMY_CREDENTIALS)
+    db = new_session(endpoint, prefix, transport=transport)
     instrument(db, tracer_provider=provider)
     return db
 
@@ -60,20 +65,17 @@ async def bench(endpoint: str, quick: bool) -> Result:
     requests, runs = (100, 3) if quick else (400, 5)
     prefix = f"bench_{uuid4().hex[:6]}_"
     events: list[RequestEvent] = []
-    sessions = {
-        PLAIN: Session(
-            region=REGION, endpoint_url=endpoint, table_prefix=prefix, **DUMMY_CREDENTIALS
-        ),
-        CALLBACK: Session(
-            region=REGION,
-            endpoint_url=endpoint,
-            table_prefix=prefix,
+    sessions: dict[str, Session] = {}
+    for transport in TRANSPORTS:
+        sessions[_label(PLAIN, transport)] = new_session(endpoint, prefix, transport=transport)
+        sessions[_label(CALLBACK, transport)] = new_session(
+            endpoint,
+            prefix,
+            transport=transport,
             on_request=lambda e: events.clear() if len(events) > 1000 else events.append(e),
-            **DUMMY_CREDENTIALS,
-        ),
-        TRACED: _traced_session(endpoint, prefix),
-    }
-    first = sessions[PLAIN]
+        )
+        sessions[_label(TRACED, transport)] = _traced_session(endpoint, prefix, transport)
+    first = new_session(endpoint, prefix)
     await first.tables.create(Record)
     table = first.table_name(Record)
     record = make_records(1)[0]
@@ -107,32 +109,40 @@ async def bench(endpoint: str, quick: bool) -> Result:
                 else (lambda: raw.put_item(TableName=table, Item=item))
             )
             samples = await run_interleaved(variants, runs)
-            base = samples[PLAIN].cpu_us_each
             for name, sample in samples.items():
+                transport = next((t for t in TRANSPORTS if name.endswith(f"({t})")), None)
+                base = samples[_label(PLAIN, transport or "lean")].cpu_us_each
                 rows.append(
                     [op, name, f"{sample.cpu_us_each:.0f}", ratio(sample.cpu_us_each / base)]
                 )
-            cost = samples[CALLBACK].cpu_us_each / base - 1
-            goals.append(
-                Goal(
-                    f"{op}: a request callback costs at most 10% more client CPU",
-                    f"{cost:+.1%}",
-                    cost <= 0.10,
+            for transport in TRANSPORTS:
+                base = samples[_label(PLAIN, transport)].cpu_us_each
+                cost = samples[_label(CALLBACK, transport)].cpu_us_each / base - 1
+                goals.append(
+                    Goal(
+                        f"{op}, {transport} transport: a request callback costs at most 10% "
+                        "more client CPU",
+                        f"{cost:+.1%}",
+                        cost <= 0.10,
+                    )
                 )
-            )
     await first.tables.delete(Record)
+    await first.close()
     for db in sessions.values():
         await db.close()
     return Result(
         "observe",
         "What watching costs (client CPU per request, sequential)",
-        ["operation", "path", "us CPU each", "vs unwatched"],
+        ["operation", "path", "us CPU each", "vs unwatched (same transport)"],
         rows,
         goals,
         notes=(
             "Watching asks DynamoDB for the consumed capacity (a larger answer to parse), "
-            "records each HTTP attempt through botocore's response-received event and builds "
-            "one RequestEvent per request; tracing adds a span per request."
+            "records each HTTP attempt (on the aiobotocore transport through botocore's "
+            "response-received event) and builds one RequestEvent per request; tracing adds "
+            "a span per request. "
+            "Each watched session is compared with the unwatched session of its own "
+            "transport; raw aiobotocore with the lean one's."
         ),
     )
 

@@ -1,5 +1,6 @@
 """Scaling of the data copy: 10k, 50k and 200k items at 4 segments, and 1, 4 and 16 segments
-at 50k items; wall time, client CPU and the client's peak memory.
+at 50k items, on each of the session's transports (lean and aiobotocore); wall time, client
+CPU and the client's peak memory.
 
 Three source tables (UserV1 items of about 200 bytes) are seeded once, by the fast path
 (ready wire items, BatchWriteItem through the raw client, 16 requests in flight), and reused
@@ -25,7 +26,7 @@ from uuid import uuid4
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: shared modules
 
 from dataset import UserV1, make_users, seed
-from harness import Goal, Result, emit, engine, median, new_session, parse_args
+from harness import TRANSPORTS, Goal, Result, emit, engine, median, new_session, parse_args
 
 CHILD = Path(__file__).with_name("copy_once.py")
 FIXED_SEGMENTS = 4
@@ -34,10 +35,12 @@ SEGMENT_COUNTS = (1, 4, 16)
 
 @dataclass(frozen=True)
 class Config:
-    """One copy configuration: which table (how many items) and how many segments."""
+    """One copy configuration: which table (how many items), how many segments, and the
+    session's transport."""
 
     items: int
     segments: int
+    transport: str = "lean"
 
 
 def _copy(endpoint: str, table: str, config: Config) -> dict[str, Any]:
@@ -53,6 +56,8 @@ def _copy(endpoint: str, table: str, config: Config) -> dict[str, Any]:
             str(config.segments),
             "--expected",
             str(config.items),
+            "--transport",
+            config.transport,
         ],
         capture_output=True,
         text=True,
@@ -85,20 +90,24 @@ def bench(endpoint: str, quick: bool) -> Result:
     sizes = (5_000, 10_000, 20_000) if quick else (10_000, 50_000, 200_000)
     runs = 1 if quick else 3
     middle = sizes[1]
-    configs = [Config(n, FIXED_SEGMENTS) for n in sizes]
-    configs += [Config(middle, s) for s in SEGMENT_COUNTS if s != FIXED_SEGMENTS]
+    configs: list[Config] = []
+    for transport in TRANSPORTS:
+        configs += [Config(n, FIXED_SEGMENTS, transport) for n in sizes]
+        configs += [Config(middle, s, transport) for s in SEGMENT_COUNTS if s != FIXED_SEGMENTS]
     prefix = f"sg{uuid4().hex[:8]}_"
     samples: dict[Config, list[dict[str, Any]]] = {c: [] for c in configs}
     try:
         tables = asyncio.run(_seed(endpoint, prefix, sizes))
-        _copy(endpoint, tables[sizes[0]], configs[0])  # warm-up, not counted
+        for transport in TRANSPORTS:  # warm-up, not counted
+            _copy(endpoint, tables[sizes[0]], Config(sizes[0], FIXED_SEGMENTS, transport))
         for r in range(runs):
             for config in configs:
                 sample = _copy(endpoint, tables[config.items], config)
                 samples[config].append(sample)
                 print(
-                    f"  [{r + 1}/{runs}] {config.items:,} items, {config.segments} segments: "
-                    f"{sample['wall']:.1f} s, peak {sample['rss_peak']:.0f} MiB",
+                    f"  [{r + 1}/{runs}] {config.transport}, {config.items:,} items, "
+                    f"{config.segments} segments: {sample['wall']:.1f} s, "
+                    f"peak {sample['rss_peak']:.0f} MiB",
                     file=sys.stderr,
                 )
     finally:
@@ -108,9 +117,18 @@ def bench(endpoint: str, quick: bool) -> Result:
         c: {k: median([s[k] for s in got]) for k in ("wall", "cpu", "rss_before", "rss_peak")}
         for c, got in samples.items()
     }
-    ordered = sorted(configs, key=lambda c: (c.segments != FIXED_SEGMENTS, c.items, c.segments))
+    ordered = sorted(
+        configs,
+        key=lambda c: (
+            TRANSPORTS.index(c.transport),
+            c.segments != FIXED_SEGMENTS,
+            c.items,
+            c.segments,
+        ),
+    )
     rows: list[list[Any]] = [
         [
+            f"dynamorm_async ({c.transport})",
             c.items,
             c.segments,
             stats[c]["wall"],
@@ -123,29 +141,34 @@ def bench(endpoint: str, quick: bool) -> Result:
         ]
         for c in ordered
     ]
-    small, large = stats[configs[0]], stats[configs[2]]
     growth = sizes[2] / sizes[0]
-    cpu_each = (large["cpu"] / sizes[2]) / (small["cpu"] / sizes[0])
-    wall_each = (large["wall"] / sizes[2]) / (small["wall"] / sizes[0])
-    memory = large["rss_peak"] / small["rss_peak"]
-    goals = [
-        Goal(
-            f"linear in items: client CPU and wall time per item at {sizes[2]:,} items within "
-            f"1.25x of those at {sizes[0]:,} ({growth:.0f}x the items)",
-            f"CPU per item {cpu_each:.2f}x, wall per item {wall_each:.2f}x",
-            cpu_each <= 1.25 and wall_each <= 1.25,
-        ),
-        Goal(
-            f"flat memory: the client's peak RSS during the copy at {sizes[2]:,} items within "
-            f"1.15x of that at {sizes[0]:,}",
-            f"{memory:.2f}x ({large['rss_peak']:.0f} MiB against {small['rss_peak']:.0f} MiB)",
-            memory <= 1.15,
-        ),
-    ]
+    goals: list[Goal] = []
+    for transport in TRANSPORTS:
+        small = stats[Config(sizes[0], FIXED_SEGMENTS, transport)]
+        large = stats[Config(sizes[2], FIXED_SEGMENTS, transport)]
+        cpu_each = (large["cpu"] / sizes[2]) / (small["cpu"] / sizes[0])
+        wall_each = (large["wall"] / sizes[2]) / (small["wall"] / sizes[0])
+        memory = large["rss_peak"] / small["rss_peak"]
+        goals += [
+            Goal(
+                f"{transport} transport, linear in items: client CPU and wall time per item at "
+                f"{sizes[2]:,} items within 1.25x of those at {sizes[0]:,} ({growth:.0f}x the "
+                "items)",
+                f"CPU per item {cpu_each:.2f}x, wall per item {wall_each:.2f}x",
+                cpu_each <= 1.25 and wall_each <= 1.25,
+            ),
+            Goal(
+                f"{transport} transport, flat memory: the client's peak RSS during the copy at "
+                f"{sizes[2]:,} items within 1.15x of that at {sizes[0]:,}",
+                f"{memory:.2f}x ({large['rss_peak']:.0f} MiB against {small['rss_peak']:.0f} MiB)",
+                memory <= 1.15,
+            ),
+        ]
     return Result(
         scenario="scaling",
         title="Scaling of the data copy",
         columns=[
+            "path",
             "items",
             "segments",
             "seconds",
@@ -160,7 +183,8 @@ def bench(endpoint: str, quick: bool) -> Result:
         goals=goals,
         notes=(
             f"Median of {runs} runs per configuration, each copy in a fresh process, the "
-            "configurations interleaved, after a warm-up copy. The copy is "
+            "configurations (both transports) interleaved, after a warm-up copy on each "
+            "transport. The copy is "
             "db.tables.copy(UserV1, UserV2, transform=upgrade, concurrency=8) into a fresh "
             "target table (created before the clock starts, dropped after). 'RSS before' is "
             "the client process's resident memory just before the copy (interpreter, "

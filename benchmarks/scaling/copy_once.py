@@ -1,12 +1,13 @@
 """One data copy in a process of its own, so that its peak memory is its own.
 
     python copy_once.py --endpoint URL --source TABLE --segments N --expected ITEMS
+        [--transport lean|aiobotocore]
 
-Opens a session, creates a fresh target table, copies ``--source`` (UserV1 items) into it
-through the UserV2 transform with ``--segments`` scan segments, drops the target, and
-prints one JSON line: wall and CPU seconds of the copy, items written, the resident memory
-just before the copy and the peak resident memory during the copy (both in MiB). Linux only
-(``/proc/self/status`` and ``clear_refs``).
+Opens a session on the transport (lean by default), creates a fresh target table, copies
+``--source`` (UserV1 items) into it through the UserV2 transform with ``--segments`` scan
+segments, drops the target, and prints one JSON line: wall and CPU seconds of the copy,
+items written, the resident memory just before the copy and the peak resident memory during
+the copy (both in MiB). Linux only (``/proc/self/status`` and ``clear_refs``).
 """
 
 from __future__ import annotations
@@ -45,9 +46,11 @@ def _reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
-async def copy_once(endpoint: str, source: str, segments: int, expected: int) -> dict[str, Any]:
+async def copy_once(
+    endpoint: str, source: str, segments: int, expected: int, transport: str
+) -> dict[str, Any]:
     prefix = f"sc{uuid4().hex[:8]}_"
-    async with new_session(endpoint, prefix) as db:
+    async with new_session(endpoint, prefix, transport=transport) as db:
         target = db.table_name(UserV2)
         await db.tables.create(UserV2)
         try:
@@ -85,8 +88,11 @@ def main() -> None:
     parser.add_argument("--source", required=True)
     parser.add_argument("--segments", type=int, required=True)
     parser.add_argument("--expected", type=int, required=True)
+    parser.add_argument("--transport", default="lean", choices=("lean", "aiobotocore"))
     args = parser.parse_args()
-    result = asyncio.run(copy_once(args.endpoint, args.source, args.segments, args.expected))
+    result = asyncio.run(
+        copy_once(args.endpoint, args.source, args.segments, args.expected, args.transport)
+    )
     print(json.dumps(result), flush=True)
 
 

@@ -1,7 +1,8 @@
 """ensure_all of 10 tables in one concurrent pass, against 10 sequential creates.
 
 Runs against dynalite, whose tables stay CREATING for 500 ms like real DynamoDB tables do
-(for seconds there): the waiting is what concurrency saves. It starts a dynalite of its own
+(for seconds there): the waiting is what concurrency saves. Both on each of the session's
+transports (lean and aiobotocore). It starts a dynalite of its own
 (``--endpoint`` is accepted and ignored: DynamoDB Local makes tables ACTIVE at once, which
 would leave nothing to measure). Prints the medians of several runs of each, side by side,
 and the ratio.
@@ -23,7 +24,7 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: shared modules
 
-from harness import Result, emit, new_session, parse_args, ratio
+from harness import TRANSPORTS, Result, emit, new_session, parse_args, ratio
 
 from dynamorm_async import model
 from dynamorm_async.testing import LocalDynamoDB
@@ -39,11 +40,11 @@ def models() -> list[type]:
     return made
 
 
-async def one_run(endpoint: str, concurrent: bool) -> float:
+async def one_run(endpoint: str, concurrent: bool, transport: str) -> float:
     prefix = f"r{uuid4().hex[:8]}_"
-    async with new_session(endpoint, prefix) as db:
-        await db.client()  # opening the client is not what is measured
+    async with new_session(endpoint, prefix, transport=transport) as db:
         tables = models()
+        await db.tables.exists(tables[0])  # opening the client is not what is measured
         started = time.perf_counter()
         if concurrent:
             await db.tables.ensure_all(*tables)
@@ -65,25 +66,41 @@ def bench(quick: bool) -> Result:
             rows=[],
             notes="Skipped: dynalite needs Node.js (node) on PATH.",
         )
-    sequential: list[float] = []
-    concurrent: list[float] = []
+    sequential: dict[str, list[float]] = {t: [] for t in TRANSPORTS}
+    concurrent: dict[str, list[float]] = {t: [] for t in TRANSPORTS}
     with LocalDynamoDB("dynalite") as server:
         for _ in range(runs):  # interleaved, as everywhere else
-            sequential.append(asyncio.run(one_run(server.endpoint, False)))
-            concurrent.append(asyncio.run(one_run(server.endpoint, True)))
-    seq, con = statistics.median(sequential), statistics.median(concurrent)
+            for transport in TRANSPORTS:
+                sequential[transport].append(
+                    asyncio.run(one_run(server.endpoint, False, transport))
+                )
+                concurrent[transport].append(asyncio.run(one_run(server.endpoint, True, transport)))
+    rows = []
+    for transport in TRANSPORTS:
+        seq = statistics.median(sequential[transport])
+        con = statistics.median(concurrent[transport])
+        rows += [
+            [
+                f"dynamorm_async ({transport}) tables.ensure_all (one concurrent pass)",
+                con,
+                ratio(1.0),
+            ],
+            [
+                f"dynamorm_async ({transport}) tables.create, one after the other",
+                seq,
+                ratio(seq / con),
+            ],
+        ]
     return Result(
         scenario="tables",
         title=f"Tables: ensure_all of {TABLES} tables against {TABLES} sequential creates",
-        columns=["path", "seconds", "vs ensure_all"],
-        rows=[
-            ["tables.ensure_all (one concurrent pass)", con, ratio(1.0)],
-            ["tables.create, one after the other", seq, ratio(seq / con)],
-        ],
+        columns=["path", "seconds", "vs ensure_all (same transport)"],
+        rows=rows,
         notes=(
             f"Median of {runs} runs of each, interleaved, on dynalite (tables stay CREATING "
-            "for 500 ms). Both paths do CreateTable and poll DescribeTable until ACTIVE; "
-            "ensure also checks the schema. The client is opened before the clock starts."
+            "for 500 ms), on each transport. Both paths do CreateTable and poll DescribeTable "
+            "until ACTIVE; ensure also checks the schema. The client is opened (by a "
+            "DescribeTable) before the clock starts."
         ),
     )
 

@@ -161,7 +161,11 @@ class Observers:
         """Record the HTTP attempts of ``client``'s requests (once per client)."""
         if client not in self._hooked:
             self._hooked.add(client)
-            client.meta.events.register("response-received.dynamodb", _record_attempt)
+            lean = getattr(client, "register_attempt_hook", None)
+            if lean is not None:  # the lean transport calls it as botocore's event would
+                lean(_record_attempt)
+            else:
+                client.meta.events.register("response-received.dynamodb", _record_attempt)
 
     async def send(
         self,

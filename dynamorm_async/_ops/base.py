@@ -65,6 +65,7 @@ class SessionBase:
         self.table_prefix = table_prefix
         self._observers = observers or Observers()
         self._names: dict[type, tuple[str, str]] = {}  # model -> (prefix, its table name)
+        self._infos: dict[type, ModelInfo] = {}  # per item of a batch: one lookup
         self._budget = budget  # the session's, for its scans and batch writes
 
     def table_name(self, model: type, table_name: str | None = None) -> str:
@@ -124,6 +125,9 @@ class SessionBase:
         return response
 
     def _model_of(self, obj: Any, operation: str) -> ModelInfo:
+        known = self._infos.get(type(obj))
+        if known is not None:  # a model class seen before: its checks passed then
+            return known
         if isinstance(obj, type):
             raise ValidationError(
                 f"{operation} takes a model instance, got the class {obj.__qualname__}",
@@ -134,7 +138,8 @@ class SessionBase:
                 f"{operation} takes a model instance, got {type(obj).__qualname__}",
                 value_type=type(obj),
             )
-        return model_info(type(obj))
+        info = self._infos[type(obj)] = model_info(type(obj))
+        return info
 
     def _dump_datetime(self, value: datetime) -> AttributeValue:
         hook = dump_hook(self.converter, datetime)

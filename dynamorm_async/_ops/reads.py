@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._errors import ValidationError, whole_number
 from .._expr.compile import ExpressionContext, compile_condition
 from .._expr.conditions import BeginsWith, Between, Compare, Condition, Path
 from .._model.models import IndexInfo, KeyAttribute, ModelInfo, model_info
-from .._single_table.reads import collection_key_condition, entity_key_condition, type_filter
-from .._single_table.table import Collection, EntityInfo
 from .base import SessionBase
 from .keys import dump_key_value
 from .queries import SKIPPED, Query, Scan
+
+if TYPE_CHECKING:  # the single-table room loads when a program uses it
+    from .._single_table.table import Collection, EntityInfo
 
 __all__ = ["ReadOperations"]
 
@@ -119,7 +120,7 @@ class ReadOperations(SessionBase):
         the sort-key condition that selects exactly those items. Only items of that entity
         are returned. A collection (``Table.collection``) yields each item as its own class.
         """
-        if isinstance(cls, Collection):
+        if not isinstance(cls, type):  # a collection of a shared table
             return self._query_collection(
                 cls, hash_key, range, filter, index, reverse, limit, page_size, consistent,
                 attributes, table_name,
@@ -129,13 +130,14 @@ class ReadOperations(SessionBase):
         index_info = _index(info, index, consistent)
         ctx = ExpressionContext(info, self.converter)
         more: list[str] = []
-        if isinstance(info.entity, EntityInfo):
-            key_condition, exact = entity_key_condition(
-                ctx, info.entity, hash_key, range, index_info
-            )
+        entity = _entity(info)
+        if entity is not None:
+            from .._single_table.reads import entity_key_condition, type_filter
+
+            key_condition, exact = entity_key_condition(ctx, entity, hash_key, range, index_info)
             if exact is not None:
                 more.append(ctx.condition(exact))
-            more.append(type_filter(ctx, info.entity))
+            more.append(type_filter(ctx, entity))
         else:
             hash_attr = info.hash_key if index_info is None else index_info.hash_key
             range_attr = info.range_key if index_info is None else index_info.range_key
@@ -172,6 +174,14 @@ class ReadOperations(SessionBase):
         table_name: str | None,
     ) -> Query[T]:
         """The query of a collection: one partition, each item loaded as its entity."""
+        from .._single_table.reads import collection_key_condition
+        from .._single_table.table import Collection
+
+        if not isinstance(collection, Collection):
+            raise ValidationError(
+                f"query takes a model class or a collection, got {collection!r:.80}",
+                value_type=type(collection),
+            )
         if range is not None or attributes is not None:
             raise ValidationError(
                 f"a query of {collection!r} takes the shared hash key fields, filter=, "
@@ -288,7 +298,12 @@ class ReadOperations(SessionBase):
             params["TotalSegments"] = total_segments
         ctx = ExpressionContext(info, self.converter)
         # A shared table holds other entities: a scan of one returns only its own items.
-        more = [type_filter(ctx, info.entity)] if isinstance(info.entity, EntityInfo) else []
+        entity = _entity(info)
+        more = []
+        if entity is not None:
+            from .._single_table.reads import type_filter
+
+            more.append(type_filter(ctx, entity))
         return Scan(
             self,
             info,
@@ -431,3 +446,13 @@ def _range_condition(
             field=resolved.python,
         )
     return compile_condition(ctx, condition)
+
+
+def _entity(info: ModelInfo) -> EntityInfo | None:
+    """The entity a model is, if it is one of a shared table. The single-table room is
+    loaded only by a program that uses it: an entity exists only once it was."""
+    if info.entity is None:
+        return None
+    from .._single_table.table import EntityInfo
+
+    return info.entity if isinstance(info.entity, EntityInfo) else None

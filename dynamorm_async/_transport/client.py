@@ -25,13 +25,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._errors import SessionClosed, SessionError, scrub
+from .choose import choose, lean_config
 from .translate import CREDENTIAL_ERRORS, mro_names, scrub_exception
+
+if TYPE_CHECKING:
+    from .._lean.client import LeanClient, LeanTransport
 
 __all__ = ["ClientOptions", "Clients", "default_config"]
 
@@ -72,6 +77,7 @@ class ClientOptions:
         "endpoint_url",
         "profile",
         "region",
+        "transport",
     )
 
     def __init__(
@@ -84,7 +90,9 @@ class ClientOptions:
         profile: str | None,
         botocore_session: Any,
         aioboto3_session: Any,
+        transport: str = "auto",
     ) -> None:
+        self.transport = transport
         self.region = region
         self.endpoint_url = endpoint_url
         self.config = config
@@ -116,11 +124,19 @@ class _Entry:
 
 
 class Clients:
-    """One aiobotocore client per running event loop, for one session."""
+    """One client per running event loop, for one session: the lean transport's or
+    aiobotocore's, chosen when the first one opens (``choose``)."""
 
     def __init__(self, options: ClientOptions) -> None:
         self.options = options
         self.state = "unopened"  # -> "open" on the first client -> "closed" on close()
+        # "lean" or "aiobotocore" once chosen; ``why`` says why auto took aiobotocore.
+        self.transport: Literal["lean", "aiobotocore"] | None = (
+            None if options.transport == "auto" else options.transport  # type: ignore[assignment]
+        )
+        self.why: str | None = None
+        self._lean: LeanTransport | None = None
+        self._raw: Clients | None = None  # aiobotocore's, for db.client() on the lean transport
         self._entries: dict[asyncio.AbstractEventLoop, _Entry] = {}
         self._aio_session: Any = None
         self._credentials: Any = None  # what the last client opened signs with
@@ -129,12 +145,82 @@ class Clients:
     def secrets(self) -> tuple[str | None, ...]:
         """The credentials requests are signed with, to keep them out of error messages."""
         given = self.options.credentials
+        lean = self._lean.credentials.current if self._lean is not None else None
         return (
             given.get("aws_access_key_id"),
             given.get("aws_secret_access_key"),
             given.get("aws_session_token"),
             *_credential_values(self._credentials),
+            *((lean.access_key, lean.secret_key, lean.token) if lean is not None else ()),
         )
+
+    async def raw(self) -> Any:
+        """The running loop's aiobotocore client, whichever transport requests take."""
+        await self.get()  # chooses the transport (and checks the session is open)
+        if self.transport == "aiobotocore":
+            return await self.get()
+        if self._raw is None:
+            o = self.options
+            self._raw = Clients(
+                ClientOptions(
+                    region=o.region,
+                    endpoint_url=o.endpoint_url,
+                    config=o.config,
+                    credentials=o.credentials,
+                    profile=o.profile,
+                    botocore_session=o.botocore_session,
+                    aioboto3_session=o.aioboto3_session,
+                    transport="aiobotocore",
+                )
+            )
+        return await self._raw.get()
+
+    def _choose(self) -> None:
+        """Decide the transport (once) and, for the lean one, set it up."""
+        o = self.options
+        forced = self.transport == "lean"
+        uses = next(
+            (
+                f"{name}= is given"
+                for name, value in (
+                    ("botocore_session", o.botocore_session),
+                    ("aioboto3_session", o.aioboto3_session),
+                    ("profile", o.profile),
+                    ("config", None if forced else o.config),
+                )
+                if value is not None
+            ),
+            None,
+        )
+        choice = choose(
+            region=o.region,
+            endpoint_url=o.endpoint_url,
+            credentials=o.credentials,
+            profile=o.profile,
+            uses_botocore=uses,
+            environ=os.environ,
+            forced=forced,
+        )
+        if choice.reason is not None:
+            self.transport, self.why = "aiobotocore", choice.reason
+            return
+        assert choice.credentials is not None
+        from .._lean.client import LeanSettings, LeanTransport
+
+        tuning = lean_config(o.config) if o.config is not None else {}
+        self._lean = LeanTransport(
+            LeanSettings(
+                region=choice.region,
+                endpoint_url=choice.endpoint_url,
+                credentials=choice.credentials,
+                ca_bundle=choice.ca_bundle,
+                connect_timeout=tuning.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+                read_timeout=tuning.get("read_timeout", DEFAULT_READ_TIMEOUT),
+                max_attempts=tuning.get("max_attempts", DEFAULT_MAX_ATTEMPTS),
+                pool_size=tuning.get("pool_size", DEFAULT_POOL_SIZE),
+            )
+        )
+        self.transport = "lean"
 
     def check_open(self) -> None:
         """Raise ``SessionClosed`` when the session was closed."""
@@ -174,7 +260,11 @@ class Clients:
                 self.state = "open"
         return entry.client
 
-    def _client_context(self) -> _Opening:
+    def _client_context(self) -> _Opening | _LeanOpening:
+        if self.transport != "aiobotocore" and self._lean is None:
+            self._choose()
+        if self._lean is not None:
+            return _LeanOpening(self._lean)
         o = self.options
         config = default_config()
         if o.config is not None:
@@ -208,6 +298,8 @@ class Clients:
     async def close(self) -> None:
         """Close every client; idempotent, and finishes even when the caller is cancelled."""
         self.state = "closed"
+        if self._raw is not None:
+            await self._raw.close()
         if self._closing is None or self._closing.get_loop() is not asyncio.get_running_loop():
             if not self._entries:
                 return
@@ -307,6 +399,22 @@ def _credential_values(credentials: Any) -> tuple[str | None, ...]:
         if credentials is None:
             return ()
     return tuple(getattr(credentials, name, None) for name in ("access_key", "secret_key", "token"))
+
+
+class _LeanOpening:
+    """Open the running loop's lean client; close its connections at the end."""
+
+    def __init__(self, transport: LeanTransport) -> None:
+        self.transport = transport
+        self.client: LeanClient | None = None
+
+    async def __aenter__(self) -> LeanClient:
+        self.client = self.transport.client()
+        return self.client
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        if self.client is not None:
+            await self.client.close()
 
 
 class _Opening:

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.serialize import JSONSerializer
 
-from .binary_walk import convert_item, convert_value
+from .._lean.binary_walk import convert_item, convert_value
 
 __all__ = ["ItemJSONSerializer", "install"]
 

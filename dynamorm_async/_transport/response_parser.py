@@ -28,7 +28,7 @@ from zlib import crc32
 
 from aiobotocore.parsers import AioJSONParser, AioResponseParserFactory
 
-from .binary_walk import convert_item, convert_value
+from .._lean.binary_walk import convert_item, convert_value
 from .translate import CHECKSUM_MISMATCH
 
 __all__ = ["ItemResponseParserFactory", "install"]

@@ -1,4 +1,5 @@
-"""botocore's exceptions -> the ``DynamORMError`` tree, by DynamoDB's error code.
+"""botocore's exceptions (and the lean transport's, which carry the same names and answer
+shape) -> the ``DynamORMError`` tree, by DynamoDB's error code.
 
 One table maps codes to classes (as aiodynamo does); the botocore exception is always chained
 by the caller (``raise translate(exc, ...) from exc``). Messages name the operation, the
@@ -25,6 +26,7 @@ from .._errors import (
     ValidationError,
     scrub,
 )
+from .._lean.errors import CHECKSUM_MISMATCH
 
 __all__ = [
     "CHECKSUM_MISMATCH",
@@ -75,8 +77,11 @@ CREDENTIAL_ERRORS = (
     "UnauthorizedSSOTokenError",
 )
 _SETUP = (*CREDENTIAL_ERRORS, "NoRegionError", "InvalidRegionError", "ProfileNotFound")
-# The roots of botocore's exceptions: nothing else is translated, or scrubbed in place.
-_BOTOCORE_ROOTS = {"ClientError", "BotoCoreError"}
+# The roots of botocore's exceptions and the lean transport's: nothing else is translated,
+# or scrubbed in place.
+_BOTOCORE_ROOTS = {"ClientError", "BotoCoreError", "LeanError"}
+# An error answer: botocore's, or the lean transport's with the same response shape.
+_ANSWERS = {"ClientError", "LeanServiceError"}
 
 
 class Context:
@@ -99,11 +104,6 @@ def mro_names(exc: BaseException) -> set[str]:
     """The names of ``exc``'s classes: botocore's exceptions are matched by name, so that
     nothing here imports botocore."""
     return {cls.__name__ for cls in type(exc).__mro__}
-
-
-# Set in ResponseMetadata by the item response parser when an answer's body does not match its
-# x-amz-crc32 header (botocore retries those, and returns the last one when retries run out).
-CHECKSUM_MISMATCH = "DynamORMChecksumMismatch"
 
 
 def damaged_answer(response: dict[str, Any], ctx: Context) -> RequestFailed:
@@ -135,7 +135,7 @@ def translate(
     secrets = tuple(secrets)
     scrub_exception(exc, secrets)
     response = getattr(exc, "response", None)
-    if isinstance(response, dict) and "ClientError" in names:
+    if isinstance(response, dict) and names & _ANSWERS:
         return _from_response(response, ctx)
     if names & set(_SETUP):
         return SessionError(f"{ctx.describe()} could not be sent: {exc}")

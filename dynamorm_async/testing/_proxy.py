@@ -50,6 +50,7 @@ class _Rule:
     times: int | None
     seconds: float = 0.0
     error: tuple[int, str, str | Echo] | None = None  # "fail": status, code, message
+    headers: Callable[[], Mapping[str, str]] | None = None  # "fail": the answer's own
     fn: Rewrite | None = None
     fraction: float = 1.0  # "split": the part of each table's requests forwarded
     probability: float = 1.0  # the chance that the rule applies to a matching request
@@ -97,6 +98,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
         self._requests: list[tuple[str | None, JSONObject]] = []
+        self._headers: list[dict[str, str]] = []
         self._endpoint: str | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -190,11 +192,14 @@ class FaultProxy:
         message: str | Echo | None = None,
         times: int | None = 1,
         probability: float = 1.0,
+        headers: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         """Answer matching requests with a DynamoDB error, without contacting upstream.
 
         ``message`` may be a function of the request's headers, for a server whose error
         messages echo the signed request (its ``Authorization``, ``X-Amz-Security-Token``).
+        ``headers`` are added to the answer (a function is called for each answer): a
+        ``Date`` from a server whose clock differs, an ``x-amz-retry-after``.
 
         >>> proxy.fail("PutItem", times=2)  # throttled twice  # doctest: +SKIP
         >>> proxy.fail(None, code="InternalServerError", status=500)  # doctest: +SKIP
@@ -203,8 +208,16 @@ class FaultProxy:
         ...            message=lambda headers: f"bad signature: {headers['Authorization']}")
         """
         text = message if message is not None else f"{code} injected by FaultProxy"
+        extra = headers if headers is None or callable(headers) else (lambda h=headers: h)
         self._add(
-            _Rule("fail", operation, times, error=(status, code, text), probability=probability)
+            _Rule(
+                "fail",
+                operation,
+                times,
+                error=(status, code, text),
+                probability=probability,
+                headers=extra,
+            )
         )
 
     def drop(
@@ -324,6 +337,15 @@ class FaultProxy:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def headers(self) -> list[dict[str, str]]:
+        """The HTTP headers of every request seen, in the order of ``requests``.
+
+        >>> proxy.headers[-1]["X-Amz-Date"]  # '20261202T101500Z'  # doctest: +SKIP
+        """
+        with self._lock:
+            return [dict(h) for h in self._headers]
+
     def count(self, operation: str | None = None) -> int:
         """How many requests for ``operation`` were seen (every request for None).
 
@@ -341,6 +363,7 @@ class FaultProxy:
         operation = target.removeprefix(_TARGET_PREFIX) if target else None
         with self._lock:
             self._requests.append((operation, _json_object(body)))
+            self._headers.append(dict(request.headers))
 
         for rule in self._take(operation, ("delay", "fail", "drop")):  # in registration order
             if rule.kind == "delay":
@@ -357,6 +380,8 @@ class FaultProxy:
                 error = json.dumps({"__type": _ERROR_TYPE_PREFIX + code, "message": message})
                 answer = error.encode()
                 headers = {"Content-Type": _JSON_TYPE, "x-amz-crc32": _crc32(answer)}
+                if rule.headers is not None:
+                    headers.update(rule.headers())
                 return web.Response(status=status, body=answer, headers=headers)
 
         forwarded = body
