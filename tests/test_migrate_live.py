@@ -356,6 +356,35 @@ async def test_re_keying_in_place_killed_mid_copy_resumes_exact(
 # -- checkpoints -----------------------------------------------------------------------------
 
 
+async def test_segments_ending_together_hand_on_checkpoint_the_end_once(
+    dynamodb_session: Session,
+) -> None:
+    """Eight one-page segments end at about the same moment while a slow callback holds the
+    others back: each of them finds nothing left, and the end (None) is still handed over
+    once, as the last call."""
+    db = dynamodb_session
+    for m in (Plain, PlainV2):
+        await db.tables.ensure(m)
+    await db.batch_write(put=[Plain(f"e{i:03d}", i) for i in range(40)])
+    seen: list[dict[str, Any] | None] = []
+
+    async def slow(checkpoint: dict[str, Any] | None) -> None:
+        await asyncio.sleep(0.05)
+        seen.append(checkpoint)
+
+    report = await db.tables.copy(
+        Plain,
+        PlainV2,
+        transform=lambda p: PlainV2(p.pk, p.n),
+        segments=8,
+        page_size=100,
+        on_checkpoint=slow,
+    )
+    assert report.complete and report.written == 40
+    assert seen[-1] is None
+    assert [c for c in seen if c is None] == [None], seen
+
+
 async def test_on_checkpoint_follows_every_page_and_any_of_them_resumes_the_copy(
     dynamodb_session: Session,
 ) -> None:

@@ -111,6 +111,7 @@ class Copy:
         self.usage = usage  # what the copy consumed, while someone watches
         self._last_tick = (0.0, 0)  # (time, scanned) of the last progress, for the rate
         self._saving: asyncio.Lock | None = None
+        self._ended = False  # None, "nothing left", was handed to on_checkpoint
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -280,6 +281,12 @@ class Copy:
         assert callback is not None and self._saving is not None
         async with self._saving:
             checkpoint = checkpoint_of(self.source_table, self.total_segments, self.starts)
+            if checkpoint is None:
+                # Segments ending together each wait here and all find nothing left: the
+                # end is said once, last.
+                if self._ended:
+                    return
+                self._ended = True
             try:
                 result = callback(checkpoint)
                 if inspect.isawaitable(result):
