@@ -47,7 +47,7 @@ from .retry import (
 )
 from .sigv4 import Signer
 
-__all__ = ["OPERATIONS", "LeanClient", "LeanSettings", "LeanTransport", "standard_endpoint"]
+__all__ = ["OPERATIONS", "LeanClient", "LeanSettings", "LeanTransport"]
 
 # The operations the session sends, by aiobotocore's method names.
 OPERATIONS = {
@@ -79,12 +79,6 @@ _USER_AGENT = b"dynamorm_async (lean transport)"
 _SKEW_LIMIT = 4 * 60.0
 
 AttemptHook = Callable[..., None]
-
-
-def standard_endpoint(region: str) -> str:
-    """DynamoDB's regional endpoint in the AWS partitions whose names are regular."""
-    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"https://dynamodb.{region}.{suffix}"
 
 
 class LeanSettings:
